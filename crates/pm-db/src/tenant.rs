@@ -1,0 +1,332 @@
+//! The tenant connection manager: one SQLite file per tenant under
+//! `<data_dir>/tenants/<tenant_id>/pm.sqlite3`, opened on first use and migrated on open.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use pm_core::TenantId;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+use tokio::sync::OnceCell;
+
+use crate::{Error, Result};
+
+/// Every migration in `migrations/`, embedded in the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+const DB_FILE_NAME: &str = "pm.sqlite3";
+
+/// A write transaction on a tenant's single writer connection, begun `IMMEDIATE`. Dropping it
+/// without `commit` rolls back.
+pub type WriteTx = Transaction<'static, Sqlite>;
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Root of all data; tenant files live under `tenants/` inside it.
+    pub data_dir: PathBuf,
+    /// How many tenant databases may be open at once before the least recently used idle one is
+    /// closed.
+    pub max_open_tenants: usize,
+    /// A tenant database unused for this long is closed by [`TenantManager::close_idle`].
+    pub idle_timeout: Duration,
+    /// Read connections per tenant (the writer is always exactly one).
+    pub read_connections: u32,
+    /// How long a statement waits for a lock held by another connection before failing.
+    pub busy_timeout: Duration,
+}
+
+impl StorageConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            max_open_tenants: 256,
+            idle_timeout: Duration::from_secs(10 * 60),
+            read_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// An open tenant database: one writer connection and a small pool of readers.
+#[derive(Debug)]
+pub struct TenantDb {
+    tenant: TenantId,
+    path: PathBuf,
+    writer: SqlitePool,
+    reader: SqlitePool,
+    /// Milliseconds since the manager's epoch at the last `open` that returned this database.
+    last_used: AtomicI64,
+}
+
+impl TenantDb {
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Begins a write transaction. `IMMEDIATE` takes the write lock up front, so a transaction that
+    /// reads before it writes can never fail later with "database is locked".
+    pub async fn begin_write(&self) -> Result<WriteTx> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// The pool for reads. Readers see the last committed state (WAL snapshot isolation).
+    pub fn reader(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// Begins a read transaction: every query in it sees one consistent snapshot.
+    pub async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>> {
+        Ok(self.reader.begin().await?)
+    }
+
+    /// Copies the whole database, consistently, to `target` (which must not exist) while it keeps
+    /// serving: `VACUUM INTO` runs in a read transaction of its own.
+    pub async fn backup_to(&self, target: &Path) -> Result<()> {
+        let target = target.to_str().ok_or(Error::Corrupt {
+            column: "backup path",
+        })?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the WAL's content into the main file so the WAL does not grow without bound.
+    pub async fn checkpoint(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+type Slot = Arc<OnceCell<Arc<TenantDb>>>;
+
+/// Opens tenant databases on demand and keeps at most `max_open_tenants` of them open.
+///
+/// Concurrent first opens of one tenant share one [`OnceCell`], so the file is opened and migrated
+/// once. The map's lock is a plain mutex held only for map operations, never across `.await`.
+/// A database is only ever closed while nobody holds it (its `Arc` is held by the map alone), so an
+/// in-flight query never sees its pool closed underneath it.
+#[derive(Debug)]
+pub struct TenantManager {
+    config: StorageConfig,
+    slots: Mutex<HashMap<TenantId, Slot>>,
+    epoch: Instant,
+    opens: AtomicU64,
+}
+
+impl TenantManager {
+    pub fn new(config: StorageConfig) -> Self {
+        Self {
+            config,
+            slots: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+            opens: AtomicU64::new(0),
+        }
+    }
+
+    pub fn config(&self) -> &StorageConfig {
+        &self.config
+    }
+
+    /// Returns the tenant's database, opening and migrating it first if it is not open.
+    pub async fn open(&self, tenant: &TenantId) -> Result<Arc<TenantDb>> {
+        let slot = {
+            let mut slots = self.lock();
+            let slot = slots.entry(tenant.clone()).or_default();
+            if let Some(db) = slot.get() {
+                let db = Arc::clone(db);
+                self.touch(&db);
+                return Ok(db);
+            }
+            Arc::clone(slot)
+        };
+        let db = slot
+            .get_or_try_init(|| self.open_new(tenant))
+            .await
+            .map(Arc::clone);
+        drop(slot);
+        let db = db?;
+        self.touch(&db);
+        self.enforce_cap().await;
+        Ok(db)
+    }
+
+    /// Opens a tenant by its id as text, refusing unsafe ids before any path is built.
+    pub async fn open_str(&self, tenant: &str) -> Result<Arc<TenantDb>> {
+        let tenant = TenantId::parse(tenant).map_err(Error::InvalidTenant)?;
+        self.open(&tenant).await
+    }
+
+    /// How many tenant databases are open now.
+    pub fn open_count(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|slot| slot.initialized())
+            .count()
+    }
+
+    /// How many times a tenant file was actually opened (and migrated) since start.
+    pub fn opens_performed(&self) -> u64 {
+        self.opens.load(Ordering::Relaxed)
+    }
+
+    /// Closes every open database that nobody holds and that was not used for `idle_timeout`.
+    /// Returns how many were closed.
+    pub async fn close_idle(&self) -> usize {
+        let cutoff = self.now_ms() - duration_ms(self.config.idle_timeout);
+        let victims = self.take_unused(
+            |db| db.last_used.load(Ordering::Relaxed) <= cutoff,
+            usize::MAX,
+        );
+        close_all(&victims).await;
+        victims.len()
+    }
+
+    /// Closes every open database (at shutdown). Databases still held elsewhere close when their
+    /// last holder drops them.
+    pub async fn close_all(&self) {
+        let all: Vec<Arc<TenantDb>> = {
+            let mut slots = self.lock();
+            slots
+                .drain()
+                .filter_map(|(_, slot)| slot.get().cloned())
+                .collect()
+        };
+        close_all(&all).await;
+    }
+
+    /// Every tenant that has a database file under the data directory.
+    pub fn tenants_on_disk(&self) -> Result<Vec<TenantId>> {
+        let dir = self.config.data_dir.join("tenants");
+        let mut tenants = Vec::new();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tenants),
+            Err(e) => return Err(e.into()),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if let Ok(tenant) = TenantId::parse(&name)
+                && entry.path().join(DB_FILE_NAME).is_file()
+            {
+                tenants.push(tenant);
+            }
+        }
+        tenants.sort();
+        Ok(tenants)
+    }
+
+    async fn open_new(&self, tenant: &TenantId) -> Result<Arc<TenantDb>> {
+        let dir = self.config.data_dir.join("tenants").join(tenant.as_str());
+        tokio::fs::create_dir_all(&dir).await?;
+        let path = dir.join(DB_FILE_NAME);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(self.config.busy_timeout);
+        // Connections are never dropped for idleness by the pool itself: the manager closes whole
+        // tenants instead, so the writer is either open or the tenant is closed.
+        let writer = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await.map_err(Error::Migration)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(self.config.read_connections.max(1))
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        self.opens.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(tenant = %tenant, "opened tenant database");
+        Ok(Arc::new(TenantDb {
+            tenant: tenant.clone(),
+            path,
+            writer,
+            reader,
+            last_used: AtomicI64::new(self.now_ms()),
+        }))
+    }
+
+    /// Closes the least recently used unheld databases while more than the cap are open.
+    async fn enforce_cap(&self) {
+        let open = self.open_count();
+        if open <= self.config.max_open_tenants {
+            return;
+        }
+        let excess = open - self.config.max_open_tenants;
+        let victims = self.take_unused(|_| true, excess);
+        close_all(&victims).await;
+    }
+
+    /// Removes from the map up to `limit` open databases that satisfy `pred` and that nobody
+    /// holds or is waiting for, least recently used first, and returns them for closing.
+    fn take_unused(&self, pred: impl Fn(&TenantDb) -> bool, limit: usize) -> Vec<Arc<TenantDb>> {
+        let mut slots = self.lock();
+        let mut candidates: Vec<(i64, TenantId)> = slots
+            .iter()
+            .filter_map(|(tenant, slot)| {
+                let db = slot.get()?;
+                // The map holds one reference to the slot and the slot one to the database; any
+                // more means someone is using it or waiting for it.
+                let unheld = Arc::strong_count(slot) == 1 && Arc::strong_count(db) == 1;
+                (unheld && pred(db)).then(|| (db.last_used.load(Ordering::Relaxed), tenant.clone()))
+            })
+            .collect();
+        candidates.sort();
+        candidates
+            .into_iter()
+            .take(limit)
+            .filter_map(|(_, tenant)| slots.remove(&tenant).and_then(|slot| slot.get().cloned()))
+            .collect()
+    }
+
+    fn touch(&self, db: &TenantDb) {
+        db.last_used.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn now_ms(&self) -> i64 {
+        i64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, Slot>> {
+        // A panic while holding this lock cannot leave the map half-updated (every critical
+        // section is a single map operation), so a poisoned lock is still usable.
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn close_all(dbs: &[Arc<TenantDb>]) {
+    for db in dbs {
+        tracing::debug!(tenant = %db.tenant, "closing tenant database");
+        db.close().await;
+    }
+}

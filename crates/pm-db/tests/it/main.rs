@@ -1,0 +1,9 @@
+//! pm-db against real SQLite files in temporary directories.
+
+mod fixtures;
+
+mod change_log;
+mod entities;
+mod races;
+mod schema;
+mod tenants;
