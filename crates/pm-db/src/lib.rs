@@ -29,4 +29,6 @@ pub mod work_item;
 
 pub use error::{Conflict, Error, Result};
 pub use sqlx::SqliteConnection;
-pub use tenant::{StorageConfig, TenantDb, TenantManager, WriteTx};
+pub use sqlx::pool::PoolConnection;
+pub use sqlx::{Sqlite, Transaction};
+pub use tenant::{StorageConfig, TenantDb, TenantManager, WriteTx, begin_immediate};

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use pm_core::TenantId;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::OnceCell;
 
 use crate::{Error, Result};
@@ -76,6 +77,14 @@ impl TenantDb {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// Takes the tenant's one writer connection. While it is held no other write can start, which
+    /// lets a caller commit and then publish the committed changes before anyone else commits:
+    /// that is how events leave in sequence order. Begin transactions on it with
+    /// [`begin_immediate`].
+    pub async fn writer(&self) -> Result<PoolConnection<Sqlite>> {
+        Ok(self.writer.acquire().await?)
+    }
+
     /// The pool for reads. Readers see the last committed state (WAL snapshot isolation).
     pub fn reader(&self) -> &SqlitePool {
         &self.reader
@@ -111,6 +120,11 @@ impl TenantDb {
         self.reader.close().await;
         self.writer.close().await;
     }
+}
+
+/// Begins an `IMMEDIATE` write transaction on a connection taken with [`TenantDb::writer`].
+pub async fn begin_immediate(conn: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>> {
+    Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 type Slot = Arc<OnceCell<Arc<TenantDb>>>;
