@@ -88,6 +88,11 @@ pub fn points_patch(
     patch.map(|p| story_points(p.value, field)).transpose()
 }
 
+/// Reads a [`pb::TimePatch`] with the same meaning as [`string_patch`].
+pub fn time_patch(patch: Option<&pb::TimePatch>) -> Option<Option<pm_core::Timestamp>> {
+    patch.map(|p| p.value.map(pm_core::Timestamp::from_millis))
+}
+
 impl pb::StringPatch {
     /// A patch that sets the field to `value`.
     pub fn set(value: impl Into<String>) -> Self {
@@ -97,6 +102,20 @@ impl pb::StringPatch {
     }
 
     /// A patch that clears the field.
+    pub fn clear() -> Self {
+        Self { value: None }
+    }
+}
+
+impl pb::TimePatch {
+    /// A patch that sets the time to `value`.
+    pub fn set(value: pm_core::Timestamp) -> Self {
+        Self {
+            value: Some(value.as_millis()),
+        }
+    }
+
+    /// A patch that clears the time.
     pub fn clear() -> Self {
         Self { value: None }
     }

@@ -37,6 +37,7 @@ fn reply(request_id: &str, result: reply::Result) -> pb::ServerMessage {
     pb::ServerMessage {
         message: Some(server_message::Message::Reply(pb::Reply {
             request_id: request_id.to_owned(),
+            events: Vec::new(),
             result: Some(result),
         })),
     }

@@ -142,6 +142,7 @@ responses! {
     ProjectList(ProjectList),
     Member(MemberResponse),
     MemberList(MemberList),
+    MemberRemoved(MemberRemoved),
     WorkItem(WorkItemResponse),
     WorkItemDetail(WorkItemDetail),
     WorkItemList(WorkItemList),
@@ -176,7 +177,7 @@ requests! {
 
     AddMember = "add_member", write => MemberResponse;
     ChangeMemberRole = "change_member_role", write => MemberResponse;
-    RemoveMember = "remove_member", write => Deleted;
+    RemoveMember = "remove_member", write => MemberRemoved;
     ListMembers = "list_members", read => MemberList;
 
     CreateWorkItem = "create_work_item", write => WorkItemResponse;
@@ -305,6 +306,7 @@ mod tests {
             assert!(is_listed_response(&result), "{ty}");
             let reply = pb::Reply {
                 request_id: String::new(),
+                events: Vec::new(),
                 result: Some(result),
             };
             assert!(numbers.contains(&first_tag(&reply.encode_to_vec())), "{ty}");
@@ -330,6 +332,7 @@ mod tests {
             ProjectList,
             MemberResponse,
             MemberList,
+            MemberRemoved,
             WorkItemResponse,
             WorkItemDetail,
             WorkItemList,
