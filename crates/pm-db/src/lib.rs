@@ -28,7 +28,7 @@ pub mod time_entry;
 pub mod work_item;
 
 pub use error::{Conflict, Error, Result};
-pub use sqlx::SqliteConnection;
 pub use sqlx::pool::PoolConnection;
+pub use sqlx::{Connection, SqliteConnection};
 pub use sqlx::{Sqlite, Transaction};
 pub use tenant::{StorageConfig, TenantDb, TenantManager, WriteTx, begin_immediate};

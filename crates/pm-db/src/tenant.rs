@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use pm_core::TenantId;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::OnceCell;
 
@@ -222,6 +222,24 @@ impl TenantManager {
                 .collect()
         };
         close_all(&all).await;
+    }
+
+    /// Checks that a database can be created and queried under the data directory, without
+    /// touching any tenant: readiness means "a tenant could be opened now".
+    pub async fn probe(&self) -> Result<()> {
+        tokio::fs::create_dir_all(&self.config.data_dir).await?;
+        let path = self.config.data_dir.join("ready-probe.sqlite3");
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(self.config.busy_timeout);
+        let mut conn = sqlx::ConnectOptions::connect(&options).await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS probe (x INTEGER); SELECT 1")
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(())
     }
 
     /// Every tenant that has a database file under the data directory.

@@ -443,3 +443,22 @@ pub async fn logged_ms(conn: &mut SqliteConnection, item: WorkItemId) -> Result<
     .fetch_one(conn)
     .await?)
 }
+
+/// Total milliseconds of finished, live time entries of every item of a project that has any.
+pub async fn logged_ms_by_item(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+) -> Result<std::collections::HashMap<WorkItemId, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT t.work_item_id, SUM(t.duration_ms) FROM time_entries t \
+         JOIN work_items w ON w.id = t.work_item_id \
+         WHERE w.project_id = ? AND t.deleted_at IS NULL AND t.ended_at IS NOT NULL \
+         GROUP BY t.work_item_id",
+    )
+    .bind(project.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(id, total)| Ok((parse(WorkItemId::parse(&id), "work_item_id")?, total)))
+        .collect()
+}

@@ -1,0 +1,120 @@
+use pm_core::{Action, ActivityAction, EntityKind, ProjectId, ProjectMember, ProjectRole, UserId};
+use pm_db::member;
+use pm_proto::{WireEnum, field, pb};
+
+use crate::access::require;
+use crate::mutation::{Diff, Mutation};
+use crate::service::Read;
+use crate::{Error, Result};
+
+fn ids(project_id: &str, user_id: &str) -> Result<(ProjectId, UserId)> {
+    Ok((
+        field::parse(project_id, "project_id", ProjectId::parse)?,
+        field::parse(user_id, "user_id", UserId::parse)?,
+    ))
+}
+
+fn member_key(m: &ProjectMember) -> String {
+    format!("{}/{}", m.project_id, m.user_id)
+}
+
+pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddMember) -> Result<pb::MemberResponse> {
+    let (project, user) = ids(&c.project_id, &c.user_id)?;
+    require(&mut m.tx, &m.actor, project, Action::Administer).await?;
+    let role = ProjectRole::from_wire(c.role, "role")?;
+    let new = ProjectMember {
+        project_id: project,
+        user_id: user,
+        role,
+        version: 1,
+        created_at: m.at,
+        created_by: m.actor.user.clone(),
+        updated_at: m.at,
+        updated_by: m.actor.user.clone(),
+    };
+    member::insert(&mut m.tx, &new).await?;
+    m.record(
+        project,
+        EntityKind::Member,
+        member_key(&new),
+        ActivityAction::Created,
+        pb::change::Change::Member((&new).into()),
+        Vec::new(),
+    )
+    .await?;
+    Ok(pb::MemberResponse {
+        member: Some((&new).into()),
+    })
+}
+
+pub(crate) async fn change_role(
+    m: &mut Mutation<'_>,
+    c: pb::ChangeMemberRole,
+) -> Result<pb::MemberResponse> {
+    let (project, user) = ids(&c.project_id, &c.user_id)?;
+    require(&mut m.tx, &m.actor, project, Action::Administer).await?;
+    let role = ProjectRole::from_wire(c.role, "role")?;
+    let before = member::get(&mut m.tx, project, &user).await?;
+    if before.role == ProjectRole::Admin
+        && role != ProjectRole::Admin
+        && member::count_admins(&mut m.tx, project).await? <= 1
+    {
+        return Err(Error::conflict(
+            "the project's last admin cannot be demoted",
+        ));
+    }
+    let mut after = before.clone();
+    after.role = role;
+    after.updated_at = m.at;
+    after.updated_by = m.actor.user.clone();
+    let stored = member::update_role(&mut m.tx, &after, c.version).await?;
+    let mut diff = Diff::default();
+    diff.field("role", &before.role, &stored.role);
+    m.record(
+        project,
+        EntityKind::Member,
+        member_key(&stored),
+        ActivityAction::Updated,
+        pb::change::Change::Member((&stored).into()),
+        diff.0,
+    )
+    .await?;
+    Ok(pb::MemberResponse {
+        member: Some((&stored).into()),
+    })
+}
+
+pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveMember) -> Result<pb::MemberRemoved> {
+    let (project, user) = ids(&c.project_id, &c.user_id)?;
+    require(&mut m.tx, &m.actor, project, Action::Administer).await?;
+    let before = member::get(&mut m.tx, project, &user).await?;
+    if before.role == ProjectRole::Admin && member::count_admins(&mut m.tx, project).await? <= 1 {
+        return Err(Error::conflict(
+            "the project's last admin cannot be removed",
+        ));
+    }
+    member::remove(&mut m.tx, project, &user).await?;
+    let removed = pb::MemberRemoved {
+        project_id: project.to_string(),
+        user_id: user.to_string(),
+    };
+    m.record(
+        project,
+        EntityKind::Member,
+        member_key(&before),
+        ActivityAction::Deleted,
+        pb::change::Change::MemberRemoved(removed.clone()),
+        Vec::new(),
+    )
+    .await?;
+    Ok(removed)
+}
+
+pub(crate) async fn list(r: &mut Read, c: pb::ListMembers) -> Result<pb::MemberList> {
+    let project = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    require(&mut r.conn, &r.actor, project, Action::Read).await?;
+    let members = member::list(&mut r.conn, project).await?;
+    Ok(pb::MemberList {
+        members: members.iter().map(Into::into).collect(),
+    })
+}

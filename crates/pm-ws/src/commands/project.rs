@@ -1,0 +1,240 @@
+use pm_core::{
+    Action, ActivityAction, Description, EntityKind, Project, ProjectId, ProjectKey, ProjectMember,
+    ProjectRole, ProjectStatus, Title, effective_project_role,
+};
+use pm_db::{member, project, swim_lane, work_item};
+use pm_proto::{field, pb};
+
+use crate::access::{require, role_in};
+use crate::mutation::{Diff, Mutation};
+use crate::service::Read;
+use crate::{Error, Result};
+
+pub(crate) async fn create(
+    m: &mut Mutation<'_>,
+    c: pb::CreateProject,
+) -> Result<pb::ProjectResponse> {
+    if !m.actor.role.may_create_projects() {
+        return Err(Error::PermissionDenied(
+            "tenant viewers cannot create projects",
+        ));
+    }
+    let p = Project {
+        id: ProjectId::new(),
+        key: field::parse(&c.key, "key", ProjectKey::parse)?,
+        title: field::parse(&c.title, "title", Title::parse)?,
+        description: field::parse(&c.description, "description", Description::parse)?,
+        status: ProjectStatus::Active,
+        next_item_number: 1,
+        version: 1,
+        created_at: m.at,
+        created_by: m.actor.user.clone(),
+        updated_at: m.at,
+        updated_by: m.actor.user.clone(),
+        deleted_at: None,
+    };
+    project::insert(&mut m.tx, &p).await?;
+    m.record(
+        p.id,
+        EntityKind::Project,
+        p.id.to_string(),
+        ActivityAction::Created,
+        pb::change::Change::Project((&p).into()),
+        Vec::new(),
+    )
+    .await?;
+    // The creator administers the project.
+    let admin = ProjectMember {
+        project_id: p.id,
+        user_id: m.actor.user.clone(),
+        role: ProjectRole::Admin,
+        version: 1,
+        created_at: m.at,
+        created_by: m.actor.user.clone(),
+        updated_at: m.at,
+        updated_by: m.actor.user.clone(),
+    };
+    member::insert(&mut m.tx, &admin).await?;
+    m.record(
+        p.id,
+        EntityKind::Member,
+        format!("{}/{}", p.id, admin.user_id),
+        ActivityAction::Created,
+        pb::change::Change::Member((&admin).into()),
+        Vec::new(),
+    )
+    .await?;
+    for lane in swim_lane::insert_defaults(&mut m.tx, p.id, m.at).await? {
+        m.record(
+            p.id,
+            EntityKind::SwimLane,
+            lane.id.to_string(),
+            ActivityAction::Created,
+            pb::change::Change::SwimLane((&lane).into()),
+            Vec::new(),
+        )
+        .await?;
+    }
+    Ok(pb::ProjectResponse {
+        project: Some((&p).into()),
+        my_role: pb::ProjectRole::Admin.into(),
+    })
+}
+
+async fn save(
+    m: &mut Mutation<'_>,
+    before: &Project,
+    after: Project,
+    version: i64,
+    role: ProjectRole,
+) -> Result<pb::ProjectResponse> {
+    let mut diff = Diff::default();
+    diff.field("key", &before.key, &after.key)
+        .field("title", &before.title, &after.title)
+        .field("description", &before.description, &after.description)
+        .field("status", &before.status, &after.status);
+    let stored = project::update(&mut m.tx, &after, version).await?;
+    m.record(
+        stored.id,
+        EntityKind::Project,
+        stored.id.to_string(),
+        ActivityAction::Updated,
+        pb::change::Change::Project((&stored).into()),
+        diff.0,
+    )
+    .await?;
+    Ok(pb::ProjectResponse {
+        project: Some((&stored).into()),
+        my_role: pm_proto::WireEnum::to_wire(role),
+    })
+}
+
+fn project_id(raw: &str) -> Result<ProjectId> {
+    Ok(field::parse(raw, "project_id", ProjectId::parse)?)
+}
+
+pub(crate) async fn update(
+    m: &mut Mutation<'_>,
+    c: pb::UpdateProject,
+) -> Result<pb::ProjectResponse> {
+    let (before, role) = require(
+        &mut m.tx,
+        &m.actor,
+        project_id(&c.project_id)?,
+        Action::Administer,
+    )
+    .await?;
+    let mut after = before.clone();
+    if let Some(key) = c.key.as_deref() {
+        after.key = field::parse(key, "key", ProjectKey::parse)?;
+    }
+    if let Some(title) = c.title.as_deref() {
+        after.title = field::parse(title, "title", Title::parse)?;
+    }
+    if let Some(description) = c.description.as_deref() {
+        after.description = field::parse(description, "description", Description::parse)?;
+    }
+    after.updated_at = m.at;
+    after.updated_by = m.actor.user.clone();
+    save(m, &before, after, c.version, role).await
+}
+
+async fn set_status(
+    m: &mut Mutation<'_>,
+    raw_id: &str,
+    version: i64,
+    status: ProjectStatus,
+) -> Result<pb::ProjectResponse> {
+    let (before, role) =
+        require(&mut m.tx, &m.actor, project_id(raw_id)?, Action::Administer).await?;
+    if before.status == status {
+        return Err(Error::conflict(format!("the project is already {status}")));
+    }
+    let mut after = before.clone();
+    after.status = status;
+    after.updated_at = m.at;
+    after.updated_by = m.actor.user.clone();
+    save(m, &before, after, version, role).await
+}
+
+pub(crate) async fn archive(
+    m: &mut Mutation<'_>,
+    c: pb::ArchiveProject,
+) -> Result<pb::ProjectResponse> {
+    set_status(m, &c.project_id, c.version, ProjectStatus::Archived).await
+}
+
+pub(crate) async fn unarchive(
+    m: &mut Mutation<'_>,
+    c: pb::UnarchiveProject,
+) -> Result<pb::ProjectResponse> {
+    set_status(m, &c.project_id, c.version, ProjectStatus::Active).await
+}
+
+pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteProject) -> Result<pb::Deleted> {
+    let (p, _) = require(
+        &mut m.tx,
+        &m.actor,
+        project_id(&c.project_id)?,
+        Action::Administer,
+    )
+    .await?;
+    let live = work_item::count_in_project(&mut m.tx, p.id).await?;
+    if live > 0 {
+        return Err(Error::conflict(format!(
+            "the project still has {live} work item(s); delete or move them first"
+        )));
+    }
+    project::soft_delete(&mut m.tx, p.id, c.version, m.at, &m.actor.user).await?;
+    m.record(
+        p.id,
+        EntityKind::Project,
+        p.id.to_string(),
+        ActivityAction::Deleted,
+        pb::change::Change::Deleted(pb::EntityDeleted {
+            entity: pb::EntityKind::Project.into(),
+            id: p.id.to_string(),
+        }),
+        Vec::new(),
+    )
+    .await?;
+    Ok(pb::Deleted {
+        id: p.id.to_string(),
+    })
+}
+
+pub(crate) async fn list(r: &mut Read, c: pb::ListProjects) -> Result<pb::ProjectList> {
+    let only_member = (r.actor.role != pm_core::TenantRole::Admin).then_some(&r.actor.user);
+    let projects = project::list(&mut r.conn, only_member, c.include_archived).await?;
+    let mut out = Vec::with_capacity(projects.len());
+    for p in &projects {
+        let membership = member::find(&mut r.conn, p.id, &r.actor.user).await?;
+        if let Some(role) = effective_project_role(r.actor.role, membership.map(|m| m.role)) {
+            out.push(pb::ProjectResponse {
+                project: Some(p.into()),
+                my_role: pm_proto::WireEnum::to_wire(role),
+            });
+        }
+    }
+    Ok(pb::ProjectList { projects: out })
+}
+
+/// A project by id or by key.
+pub(crate) async fn find(conn: &mut pm_db::SqliteConnection, id_or_key: &str) -> Result<Project> {
+    if let Ok(id) = ProjectId::parse(id_or_key) {
+        return Ok(project::get(conn, id).await?);
+    }
+    if let Ok(key) = ProjectKey::parse(id_or_key) {
+        return Ok(project::get_by_key(conn, &key).await?);
+    }
+    Err(Error::validation("project", "expected a project id or key"))
+}
+
+pub(crate) async fn get(r: &mut Read, c: pb::GetProject) -> Result<pb::ProjectResponse> {
+    let p = find(&mut r.conn, &c.project).await?;
+    let role = role_in(&mut r.conn, &r.actor, &p).await?;
+    Ok(pb::ProjectResponse {
+        project: Some((&p).into()),
+        my_role: pm_proto::WireEnum::to_wire(role),
+    })
+}

@@ -1,0 +1,314 @@
+use pm_core::{
+    Action, ActivityAction, EntityKind, ProjectId, RuleViolation, Sprint, SprintGoal, SprintId,
+    SprintName, SprintStatus, Timestamp, check_sprint_transition, sprint_accepts_items,
+};
+use pm_db::{sprint, work_item};
+use pm_proto::{field, pb};
+
+use crate::access::require;
+use crate::commands::work_item::save as save_item;
+use crate::mutation::{Diff, Mutation};
+use crate::service::Read;
+use crate::view::ProjectDerived;
+use crate::{Error, Result};
+
+fn sprint_id(raw: &str) -> Result<SprintId> {
+    Ok(field::parse(raw, "sprint_id", SprintId::parse)?)
+}
+
+fn check_dates(starts_at: Option<Timestamp>, ends_at: Option<Timestamp>) -> Result<()> {
+    if let (Some(s), Some(e)) = (starts_at, ends_at)
+        && e <= s
+    {
+        return Err(RuleViolation::Invalid {
+            field: "ends_at",
+            reason: "must be after the start",
+        }
+        .into());
+    }
+    Ok(())
+}
+
+async fn load(m: &mut Mutation<'_>, raw_id: &str, action: Action) -> Result<Sprint> {
+    let s = sprint::get(&mut m.tx, sprint_id(raw_id)?).await?;
+    require(&mut m.tx, &m.actor, s.project_id, action).await?;
+    Ok(s)
+}
+
+async fn record(m: &mut Mutation<'_>, before: Option<&Sprint>, stored: &Sprint) -> Result<()> {
+    let (action, fields) = match before {
+        None => (ActivityAction::Created, Vec::new()),
+        Some(b) => {
+            let mut d = Diff::default();
+            d.field("name", &b.name, &stored.name)
+                .field("goal", &b.goal, &stored.goal)
+                .optional("starts_at", b.starts_at.as_ref(), stored.starts_at.as_ref())
+                .optional("ends_at", b.ends_at.as_ref(), stored.ends_at.as_ref())
+                .field("status", &b.status, &stored.status);
+            (ActivityAction::Updated, d.0)
+        }
+    };
+    m.record(
+        stored.project_id,
+        EntityKind::Sprint,
+        stored.id.to_string(),
+        action,
+        pb::change::Change::Sprint(stored.into()),
+        fields,
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn create(
+    m: &mut Mutation<'_>,
+    c: pb::CreateSprint,
+) -> Result<pb::SprintResponse> {
+    let project = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    require(&mut m.tx, &m.actor, project, Action::Edit).await?;
+    let starts_at = c.starts_at.map(Timestamp::from_millis);
+    let ends_at = c.ends_at.map(Timestamp::from_millis);
+    check_dates(starts_at, ends_at)?;
+    let s = Sprint {
+        id: SprintId::new(),
+        project_id: project,
+        name: field::parse(&c.name, "name", SprintName::parse)?,
+        goal: field::parse(&c.goal, "goal", SprintGoal::parse)?,
+        starts_at,
+        ends_at,
+        status: SprintStatus::Planned,
+        version: 1,
+        created_at: m.at,
+        created_by: m.actor.user.clone(),
+        updated_at: m.at,
+        updated_by: m.actor.user.clone(),
+        deleted_at: None,
+    };
+    sprint::insert(&mut m.tx, &s).await?;
+    record(m, None, &s).await?;
+    Ok(pb::SprintResponse {
+        sprint: Some((&s).into()),
+    })
+}
+
+async fn save(
+    m: &mut Mutation<'_>,
+    before: &Sprint,
+    mut after: Sprint,
+    version: i64,
+) -> Result<Sprint> {
+    after.updated_at = m.at;
+    after.updated_by = m.actor.user.clone();
+    let stored = sprint::update(&mut m.tx, &after, version)
+        .await
+        .map_err(|e| {
+            let e = Error::from(e);
+            match e {
+                Error::Conflict {
+                    message,
+                    current_version,
+                    ..
+                } => Error::Conflict {
+                    message,
+                    current_version,
+                    current: Some(Box::new(pb::error::Current::Sprint(before.into()))),
+                },
+                other => other,
+            }
+        })?;
+    record(m, Some(before), &stored).await?;
+    Ok(stored)
+}
+
+pub(crate) async fn update(
+    m: &mut Mutation<'_>,
+    c: pb::UpdateSprint,
+) -> Result<pb::SprintResponse> {
+    let before = load(m, &c.sprint_id, Action::Edit).await?;
+    if !sprint_accepts_items(before.status) {
+        return Err(Error::conflict(format!(
+            "the sprint is {}; it is read-only",
+            before.status
+        )));
+    }
+    let mut after = before.clone();
+    if let Some(name) = c.name.as_deref() {
+        after.name = field::parse(name, "name", SprintName::parse)?;
+    }
+    if let Some(goal) = c.goal.as_deref() {
+        after.goal = field::parse(goal, "goal", SprintGoal::parse)?;
+    }
+    if let Some(starts_at) = field::time_patch(c.starts_at.as_ref()) {
+        after.starts_at = starts_at;
+    }
+    if let Some(ends_at) = field::time_patch(c.ends_at.as_ref()) {
+        after.ends_at = ends_at;
+    }
+    check_dates(after.starts_at, after.ends_at)?;
+    let stored = save(m, &before, after, c.version).await?;
+    Ok(pb::SprintResponse {
+        sprint: Some((&stored).into()),
+    })
+}
+
+async fn transition(
+    m: &mut Mutation<'_>,
+    raw_id: &str,
+    version: i64,
+    to: SprintStatus,
+) -> Result<(Sprint, Sprint)> {
+    let before = load(m, raw_id, Action::ManageSprints).await?;
+    check_sprint_transition(before.status, to)?;
+    let mut after = before.clone();
+    after.status = to;
+    if to == SprintStatus::Active && after.starts_at.is_none() {
+        after.starts_at = Some(m.at);
+    }
+    let stored = save(m, &before, after, version).await?;
+    Ok((before, stored))
+}
+
+pub(crate) async fn start(m: &mut Mutation<'_>, c: pb::StartSprint) -> Result<pb::SprintResponse> {
+    let (_, stored) = transition(m, &c.sprint_id, c.version, SprintStatus::Active).await?;
+    Ok(pb::SprintResponse {
+        sprint: Some((&stored).into()),
+    })
+}
+
+pub(crate) async fn complete(
+    m: &mut Mutation<'_>,
+    c: pb::CompleteSprint,
+) -> Result<pb::SprintCompleted> {
+    let target = field::parse_opt(
+        c.move_open_items_to.as_deref(),
+        "move_open_items_to",
+        SprintId::parse,
+    )?;
+    let current = sprint::get(&mut m.tx, sprint_id(&c.sprint_id)?).await?;
+    if let Some(target) = target {
+        let t = match sprint::get(&mut m.tx, target).await {
+            Ok(t) if t.project_id == current.project_id && t.id != current.id => t,
+            Ok(_) | Err(pm_db::Error::NotFound { .. }) => {
+                return Err(Error::validation(
+                    "move_open_items_to",
+                    "not another live sprint of this project",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if t.status != SprintStatus::Planned {
+            return Err(Error::validation(
+                "move_open_items_to",
+                "unfinished items can only move to a planned sprint",
+            ));
+        }
+    }
+    let (_, stored) = transition(m, &c.sprint_id, c.version, SprintStatus::Completed).await?;
+    // The sprint is completed (read-only) now; its items move out as part of completing it.
+    let moved = move_open_items_of(m, stored.id, target).await?;
+    Ok(pb::SprintCompleted {
+        sprint: Some((&stored).into()),
+        moved,
+    })
+}
+
+/// Moves every unfinished item of `from` to `to` (or out of any sprint), returning them as stored.
+/// Runs right after `from` became read-only: the move is part of that lifecycle step.
+async fn move_open_items_of(
+    m: &mut Mutation<'_>,
+    from: SprintId,
+    to: Option<SprintId>,
+) -> Result<Vec<pb::WorkItem>> {
+    let mut moved = Vec::new();
+    for item in work_item::in_sprint(&mut m.tx, from).await? {
+        if item.status.is_done() {
+            continue;
+        }
+        let mut after = item.clone();
+        after.sprint_id = to;
+        moved.push(save_item(m, &item, after, item.version).await?);
+    }
+    Ok(moved)
+}
+
+pub(crate) async fn cancel(
+    m: &mut Mutation<'_>,
+    c: pb::CancelSprint,
+) -> Result<pb::SprintResponse> {
+    let (_, stored) = transition(m, &c.sprint_id, c.version, SprintStatus::Cancelled).await?;
+    move_open_items_of(m, stored.id, None).await?;
+    Ok(pb::SprintResponse {
+        sprint: Some((&stored).into()),
+    })
+}
+
+pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteSprint) -> Result<pb::Deleted> {
+    let s = load(m, &c.sprint_id, Action::Delete).await?;
+    if s.status == SprintStatus::Completed {
+        return Err(Error::conflict(
+            "a completed sprint is a record and cannot be deleted",
+        ));
+    }
+    // Its items, finished or not, go back to the backlog.
+    for item in work_item::in_sprint(&mut m.tx, s.id).await? {
+        let mut after = item.clone();
+        after.sprint_id = None;
+        save_item(m, &item, after, item.version).await?;
+    }
+    sprint::soft_delete(&mut m.tx, s.id, c.version, m.at, &m.actor.user).await?;
+    m.record(
+        s.project_id,
+        EntityKind::Sprint,
+        s.id.to_string(),
+        ActivityAction::Deleted,
+        pb::change::Change::Deleted(pb::EntityDeleted {
+            entity: pb::EntityKind::Sprint.into(),
+            id: s.id.to_string(),
+        }),
+        Vec::new(),
+    )
+    .await?;
+    Ok(pb::Deleted {
+        id: s.id.to_string(),
+    })
+}
+
+pub(crate) async fn list(r: &mut Read, c: pb::ListSprints) -> Result<pb::SprintList> {
+    let project = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    require(&mut r.conn, &r.actor, project, Action::Read).await?;
+    let sprints = sprint::list(&mut r.conn, project).await?;
+    Ok(pb::SprintList {
+        sprints: sprints.iter().map(Into::into).collect(),
+    })
+}
+
+pub(crate) async fn get(r: &mut Read, c: pb::GetSprint) -> Result<pb::SprintDetail> {
+    let s = sprint::get(&mut r.conn, sprint_id(&c.sprint_id)?).await?;
+    require(&mut r.conn, &r.actor, s.project_id, Action::Read).await?;
+    let items = work_item::in_sprint(&mut r.conn, s.id).await?;
+    let derived = ProjectDerived::load(&mut r.conn, s.project_id).await?;
+    let points = |done_only: bool| -> u32 {
+        items
+            .iter()
+            .filter(|i| !done_only || i.status.is_done())
+            .filter_map(|i| i.story_points.map(|p| p.get()))
+            .sum()
+    };
+    let count = |done_only: bool| -> u32 {
+        u32::try_from(
+            items
+                .iter()
+                .filter(|i| !done_only || i.status.is_done())
+                .count(),
+        )
+        .unwrap_or(u32::MAX)
+    };
+    Ok(pb::SprintDetail {
+        sprint: Some((&s).into()),
+        total_points: points(false),
+        done_points: points(true),
+        item_count: count(false),
+        done_count: count(true),
+        work_items: derived.items(&items),
+    })
+}

@@ -1,0 +1,474 @@
+//! One task per WebSocket connection, with one `select!` over: shutdown, the hub's overflow signal,
+//! the token's expiry, the heartbeat tick, the outbound queue and inbound frames.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use pm_auth::Identity;
+use pm_core::{ProjectId, Timestamp};
+use pm_proto::pb::{self, client_message::Command, server_message};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::admission::Permit;
+use crate::hub::{ConnSignal, Hub, Outbound, encode_server};
+use crate::rate::TokenBucket;
+use crate::service::Outcome;
+use crate::subscription::ConnId;
+use crate::{Error, Limits, Metrics, Service};
+
+/// WebSocket close codes used by the server.
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_INTERNAL: u16 = 1011;
+
+/// How long a client is asked to wait before reconnecting after a shutdown.
+const RECONNECT_AFTER_MS: u32 = 1_000;
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// What every connection shares.
+pub struct Realtime {
+    pub service: Arc<Service>,
+    pub limits: Limits,
+    pub shutdown: CancellationToken,
+}
+
+/// Serves one upgraded connection until it closes.
+pub async fn serve(socket: WebSocket, identity: Identity, realtime: Arc<Realtime>, permit: Permit) {
+    let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
+    let span =
+        tracing::info_span!("conn", id = conn, tenant = %identity.tenant, user = %identity.user);
+    async move {
+        let metrics = Arc::clone(realtime.service.metrics());
+        metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+        Metrics::add(&metrics.connections_total, 1);
+        tracing::debug!("connected");
+        let tenant = identity.tenant.clone();
+        match realtime.service.hub(&tenant).await {
+            Ok(hub) => {
+                let mut c = Connection::new(conn, socket, identity, &realtime, hub);
+                c.run().await;
+                c.hub.leave(conn);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the tenant's hub");
+                let mut socket = socket;
+                let _ = socket
+                    .send(close(CLOSE_INTERNAL, "tenant unavailable"))
+                    .await;
+            }
+        }
+        realtime.service.hubs().release(&tenant);
+        metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+        drop(permit);
+        tracing::debug!("disconnected");
+    }
+    .instrument(span)
+    .await;
+}
+
+fn close(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// Why the loop ended; decides the last frame sent.
+enum End {
+    ClientClosed,
+    Shutdown,
+    Idle,
+    TokenExpired,
+    TooLarge,
+    WriteFailed,
+}
+
+struct Connection<'a> {
+    id: ConnId,
+    socket: WebSocket,
+    identity: Identity,
+    realtime: &'a Realtime,
+    hub: Arc<Hub>,
+    queue: mpsc::Receiver<Outbound>,
+    signal: Arc<ConnSignal>,
+    /// Frames taken from the queue early (while ordering a reply) that must go out next.
+    pending: VecDeque<Outbound>,
+    bucket: TokenBucket,
+    last_seen: Instant,
+}
+
+impl<'a> Connection<'a> {
+    fn new(
+        id: ConnId,
+        socket: WebSocket,
+        identity: Identity,
+        realtime: &'a Realtime,
+        hub: Arc<Hub>,
+    ) -> Self {
+        let limits = &realtime.limits;
+        let (tx, queue) = mpsc::channel(limits.outbound_queue.max(1));
+        let signal = Arc::new(ConnSignal::default());
+        hub.join(id, identity.user.clone(), tx, Arc::clone(&signal));
+        Self {
+            id,
+            socket,
+            identity,
+            realtime,
+            hub,
+            queue,
+            signal,
+            pending: VecDeque::new(),
+            bucket: TokenBucket::new(
+                limits.commands_per_second,
+                limits.command_burst,
+                std::time::Instant::now(),
+            ),
+            last_seen: Instant::now(),
+        }
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.realtime.service.metrics()
+    }
+
+    async fn run(&mut self) {
+        let end = self.event_loop().await;
+        let last: Option<Message> = match end {
+            End::ClientClosed | End::WriteFailed => None,
+            End::Shutdown => {
+                let going_away = server_message::Message::GoingAway(pb::GoingAway {
+                    reason: "server shutting down".into(),
+                    reconnect_after_ms: RECONNECT_AFTER_MS,
+                });
+                let _ = self.write(encode_server(going_away)).await;
+                Some(close(CLOSE_GOING_AWAY, "server shutting down"))
+            }
+            End::Idle => Some(close(CLOSE_GOING_AWAY, "idle timeout")),
+            End::TokenExpired => {
+                let going_away = server_message::Message::GoingAway(pb::GoingAway {
+                    reason: "token expired".into(),
+                    reconnect_after_ms: 0,
+                });
+                let _ = self.write(encode_server(going_away)).await;
+                Some(close(CLOSE_POLICY, "token expired"))
+            }
+            End::TooLarge => Some(close(CLOSE_TOO_BIG, "frame too large")),
+        };
+        if let Some(last) = last {
+            let timeout = self.realtime.limits.write_timeout;
+            let _ = tokio::time::timeout(timeout, self.socket.send(last)).await;
+        }
+    }
+
+    async fn event_loop(&mut self) -> End {
+        let limits = self.realtime.limits.clone();
+        let welcome = server_message::Message::Welcome(pb::Welcome {
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            tenant_id: self.identity.tenant.to_string(),
+            user_id: self.identity.user.to_string(),
+            role: pm_proto::WireEnum::to_wire(self.identity.role),
+            limits: Some(pb::Limits {
+                max_frame_bytes: u32::try_from(limits.max_frame_bytes).unwrap_or(u32::MAX),
+                commands_per_second: limits.commands_per_second,
+                command_burst: limits.command_burst,
+                heartbeat_interval_ms: millis(limits.heartbeat_interval),
+                idle_timeout_ms: millis(limits.idle_timeout),
+            }),
+            head_seq: self.hub.last_published(),
+            token_expires_at: self.identity.expires_at.as_millis(),
+        });
+        if self.write(encode_server(welcome)).await.is_err() {
+            return End::WriteFailed;
+        }
+        let mut heartbeat = tokio::time::interval_at(
+            Instant::now() + limits.heartbeat_interval,
+            limits.heartbeat_interval,
+        );
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let expiry = token_deadline(self.identity.expires_at);
+        let shutdown = self.realtime.shutdown.clone();
+        let signal = Arc::clone(&self.signal);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return End::Shutdown,
+                () = signal.overflowed() => {
+                    if self.resync_after_overflow().await.is_err() {
+                        return End::WriteFailed;
+                    }
+                }
+                () = tokio::time::sleep_until(expiry) => return End::TokenExpired,
+                _ = heartbeat.tick() => {
+                    if self.last_seen.elapsed() > limits.idle_timeout {
+                        return End::Idle;
+                    }
+                    if self.send(Message::Ping(Bytes::new())).await.is_err() {
+                        return End::WriteFailed;
+                    }
+                }
+                out = next_outbound(&mut self.pending, &mut self.queue) => {
+                    let Some(out) = out else { return End::WriteFailed };
+                    if self.write(out.frame).await.is_err() {
+                        return End::WriteFailed;
+                    }
+                }
+                inbound = self.socket.recv() => {
+                    self.last_seen = Instant::now();
+                    match inbound {
+                        None | Some(Ok(Message::Close(_))) => return End::ClientClosed,
+                        Some(Ok(Message::Binary(frame))) => {
+                            if self.on_frame(&frame).await.is_err() {
+                                return End::WriteFailed;
+                            }
+                        }
+                        Some(Ok(Message::Text(_))) => {
+                            let err = Error::InvalidMessage;
+                            if self.reply_error("", &err).await.is_err() {
+                                return End::WriteFailed;
+                            }
+                        }
+                        // Pings are answered by the WebSocket layer; both only prove liveness.
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Err(e)) => {
+                            if is_capacity_error(e) {
+                                return End::TooLarge;
+                            }
+                            return End::ClientClosed;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The hub dropped this connection's subscriptions because its queue was full: discard what is
+    /// queued (it is incomplete now) and tell the client to resync.
+    async fn resync_after_overflow(&mut self) -> Result<(), ()> {
+        self.pending.clear();
+        while self.queue.try_recv().is_ok() {}
+        Metrics::add(&self.metrics().resyncs_sent, 1);
+        let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
+            project_id: String::new(),
+            reason: pb::ResyncReason::QueueOverflow.into(),
+            head_seq: self.hub.last_published(),
+        });
+        self.write(encode_server(resync)).await
+    }
+
+    async fn on_frame(&mut self, frame: &[u8]) -> Result<(), ()> {
+        Metrics::add(&self.metrics().frames_in, 1);
+        Metrics::add(&self.metrics().bytes_in, frame.len() as u64);
+        let message = match pm_proto::decode_client(frame) {
+            Ok(m) => m,
+            Err(_) => return self.reply_error("", &Error::InvalidMessage).await,
+        };
+        if let Err(wait) = self.bucket.try_take(std::time::Instant::now()) {
+            Metrics::add(&self.metrics().rate_limited, 1);
+            let err = Error::RateLimited {
+                retry_after_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX).max(1),
+            };
+            return self.reply_error(&message.request_id, &err).await;
+        }
+        let Some(command) = message.command else {
+            return self
+                .reply_error(&message.request_id, &Error::InvalidMessage)
+                .await;
+        };
+        let request_id = message.request_id;
+        match command {
+            Command::Subscribe(s) => self.subscribe(&request_id, s).await,
+            Command::Unsubscribe(u) => self.unsubscribe(&request_id, u).await,
+            command => {
+                let outcome = self
+                    .realtime
+                    .service
+                    .execute(&self.identity, &request_id, command, Some(self.id))
+                    .await;
+                self.reply(&request_id, outcome).await
+            }
+        }
+    }
+
+    /// Sends a reply after every frame queued before the reply's own events (all of them when it
+    /// has none), so events and replies leave this connection in sequence order, and a reply is a
+    /// barrier: whatever was queued for this connection before the request was handled precedes it.
+    async fn reply(&mut self, request_id: &str, outcome: Outcome) -> Result<(), ()> {
+        while let Some(out) = self.pending.pop_front() {
+            self.write(out.frame).await?;
+        }
+        let first = outcome.events.iter().map(|e| e.seq).min();
+        while let Ok(out) = self.queue.try_recv() {
+            if first.is_some_and(|first| out.seq > first) {
+                self.pending.push_back(out);
+                break;
+            }
+            self.write(out.frame).await?;
+        }
+        let reply = server_message::Message::Reply(pb::Reply {
+            request_id: request_id.to_owned(),
+            events: outcome.events,
+            result: Some(outcome.result),
+        });
+        self.write(encode_server(reply)).await
+    }
+
+    async fn reply_error(&mut self, request_id: &str, error: &Error) -> Result<(), ()> {
+        self.reply(request_id, Outcome::error(error)).await
+    }
+
+    async fn subscribe(&mut self, request_id: &str, s: pb::Subscribe) -> Result<(), ()> {
+        let project = match pm_proto::field::parse(&s.project_id, "project_id", ProjectId::parse) {
+            Ok(p) => p,
+            Err(e) => return self.reply_error(request_id, &e.into()).await,
+        };
+        if let Err(e) = self
+            .realtime
+            .service
+            .check_read(&self.identity, project)
+            .await
+        {
+            return self.reply_error(request_id, &e).await;
+        }
+        let (live_from, viewers) = self.hub.subscribe(self.id, project);
+        let subscribed = pb::Subscribed {
+            project_id: project.to_string(),
+            head_seq: live_from,
+            viewers,
+        };
+        self.reply(
+            request_id,
+            Outcome {
+                result: subscribed.into(),
+                events: Vec::new(),
+            },
+        )
+        .await?;
+        if let Some(since) = s.since {
+            self.replay(project, since, live_from).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the project's changes in `(since, until]` from the change log, in order, straight to
+    /// the socket. Everything after `until` is already being queued live, so the two meet with no
+    /// gap and no duplicate.
+    async fn replay(&mut self, project: ProjectId, since: u64, until: u64) -> Result<(), ()> {
+        let service = Arc::clone(&self.realtime.service);
+        let batch = self.realtime.limits.replay_batch;
+        let mut cursor = since;
+        loop {
+            let page = match service
+                .replay_page(&self.identity, project, cursor, until, batch)
+                .await
+            {
+                Ok(Some(page)) => page,
+                Ok(None) => {
+                    Metrics::add(&self.metrics().resyncs_sent, 1);
+                    let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
+                        project_id: project.to_string(),
+                        reason: pb::ResyncReason::SinceTooOld.into(),
+                        head_seq: until,
+                    });
+                    return self.write(encode_server(resync)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "replay failed");
+                    let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
+                        project_id: project.to_string(),
+                        reason: pb::ResyncReason::Unspecified.into(),
+                        head_seq: until,
+                    });
+                    return self.write(encode_server(resync)).await;
+                }
+            };
+            let done = page.len() < usize::try_from(batch).unwrap_or(usize::MAX);
+            for event in page {
+                cursor = event.seq;
+                self.write(encode_server(server_message::Message::Event(event)))
+                    .await?;
+            }
+            if done || cursor >= until {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn unsubscribe(&mut self, request_id: &str, u: pb::Unsubscribe) -> Result<(), ()> {
+        let project = match pm_proto::field::parse(&u.project_id, "project_id", ProjectId::parse) {
+            Ok(p) => p,
+            Err(e) => return self.reply_error(request_id, &e.into()).await,
+        };
+        self.hub.unsubscribe(self.id, project);
+        let result = pb::Unsubscribed {
+            project_id: project.to_string(),
+        };
+        self.reply(
+            request_id,
+            Outcome {
+                result: result.into(),
+                events: Vec::new(),
+            },
+        )
+        .await
+    }
+
+    async fn write(&mut self, frame: Bytes) -> Result<(), ()> {
+        Metrics::add(&self.metrics().frames_out, 1);
+        Metrics::add(&self.metrics().bytes_out, frame.len() as u64);
+        self.send(Message::Binary(frame)).await
+    }
+
+    async fn send(&mut self, message: Message) -> Result<(), ()> {
+        match tokio::time::timeout(
+            self.realtime.limits.write_timeout,
+            self.socket.send(message),
+        )
+        .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(()),
+            Err(_) => {
+                tracing::debug!("write timed out; the client stopped reading");
+                Err(())
+            }
+        }
+    }
+}
+
+async fn next_outbound(
+    pending: &mut VecDeque<Outbound>,
+    queue: &mut mpsc::Receiver<Outbound>,
+) -> Option<Outbound> {
+    match pending.pop_front() {
+        Some(out) => Some(out),
+        None => queue.recv().await,
+    }
+}
+
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// When the token expires, as a tokio instant.
+fn token_deadline(expires_at: Timestamp) -> Instant {
+    let remaining = expires_at
+        .as_millis()
+        .saturating_sub(Timestamp::now().as_millis())
+        .max(0);
+    Instant::now() + Duration::from_millis(u64::try_from(remaining).unwrap_or(0))
+}
+
+fn is_capacity_error(e: axum::Error) -> bool {
+    e.into_inner()
+        .downcast::<tungstenite::Error>()
+        .is_ok_and(|e| matches!(*e, tungstenite::Error::Capacity(_)))
+}

@@ -1,0 +1,394 @@
+//! The per-tenant hub: delivers each committed event to the connections subscribed to its project,
+//! without ever waiting on one of them.
+//!
+//! Policy for a full outbound queue: the connection is dropped from every subscription at once (so
+//! no further event is attempted and none is silently skipped in between), flagged, and woken; it
+//! then tells its client `ResyncRequired(QUEUE_OVERFLOW)` and the client re-subscribes. A hub is one
+//! tenant's: events of another tenant cannot reach it by construction.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use pm_core::{ProjectId, TenantId, UserId};
+use pm_proto::pb;
+use tokio::sync::{Notify, mpsc};
+
+use crate::Metrics;
+use crate::subscription::{ConnId, Registry};
+
+/// One frame queued for a connection. `seq` is the event's sequence number, 0 for messages that
+/// have none (presence).
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub seq: u64,
+    pub frame: Bytes,
+}
+
+/// What the hub and a connection task share besides the queue.
+#[derive(Debug, Default)]
+pub struct ConnSignal {
+    overflowed: AtomicBool,
+    notify: Notify,
+}
+
+impl ConnSignal {
+    /// Waits until the hub flags an overflow, and clears the flag.
+    pub async fn overflowed(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.overflowed.swap(false, Ordering::AcqRel) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+struct Member {
+    user: UserId,
+    queue: mpsc::Sender<Outbound>,
+    signal: Arc<ConnSignal>,
+}
+
+struct State {
+    registry: Registry,
+    members: HashMap<ConnId, Member>,
+    /// The sequence number of the last event published through this hub (or, for a new hub, the
+    /// tenant's head when it was created).
+    last_published: u64,
+}
+
+pub struct Hub {
+    state: Mutex<State>,
+    metrics: Arc<Metrics>,
+}
+
+impl Hub {
+    fn new(head: u64, metrics: Arc<Metrics>) -> Self {
+        Self {
+            state: Mutex::new(State {
+                registry: Registry::default(),
+                members: HashMap::new(),
+                last_published: head,
+            }),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every critical section leaves the state consistent before it can panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a connection that may then subscribe.
+    pub fn join(
+        &self,
+        conn: ConnId,
+        user: UserId,
+        queue: mpsc::Sender<Outbound>,
+        signal: Arc<ConnSignal>,
+    ) {
+        self.lock().members.insert(
+            conn,
+            Member {
+                user,
+                queue,
+                signal,
+            },
+        );
+    }
+
+    /// Unregisters a connection, telling the viewers of its projects that it left.
+    pub fn leave(&self, conn: ConnId) {
+        let mut state = self.lock();
+        let projects = state.registry.remove_connection(conn);
+        let member = state.members.remove(&conn);
+        if let Some(member) = member {
+            for project in projects {
+                self.announce(&mut state, project, &member.user, false);
+            }
+        }
+    }
+
+    /// Whether no connection is registered.
+    pub fn is_empty(&self) -> bool {
+        self.lock().members.is_empty()
+    }
+
+    /// Subscribes a connection to a project. Returns the sequence number from which on every event
+    /// of the project will be queued for it (events up to it are history, to be replayed from the
+    /// change log), and who is viewing the project now.
+    pub fn subscribe(&self, conn: ConnId, project: ProjectId) -> (u64, Vec<String>) {
+        let mut state = self.lock();
+        let live_from = state.last_published;
+        if state.registry.subscribe(conn, project)
+            && let Some(user) = state.members.get(&conn).map(|m| m.user.clone())
+        {
+            self.announce(&mut state, project, &user, true);
+        }
+        (live_from, viewers(&state, project))
+    }
+
+    /// Ends a subscription; returns whether there was one.
+    pub fn unsubscribe(&self, conn: ConnId, project: ProjectId) -> bool {
+        let mut state = self.lock();
+        let removed = state.registry.unsubscribe(conn, project);
+        if removed && let Some(user) = state.members.get(&conn).map(|m| m.user.clone()) {
+            self.announce(&mut state, project, &user, false);
+        }
+        removed
+    }
+
+    /// The projects a connection is subscribed to.
+    pub fn subscriptions(&self, conn: ConnId) -> BTreeSet<ProjectId> {
+        self.lock().registry.projects_of(conn)
+    }
+
+    pub fn last_published(&self) -> u64 {
+        self.lock().last_published
+    }
+
+    /// Delivers committed events, in the order given (sequence order), to every subscriber of
+    /// their project except `exclude` (the connection that caused them gets them in its reply).
+    /// Each event is encoded once and the bytes are shared by all its recipients.
+    pub fn publish(&self, events: &[pb::Event], exclude: Option<ConnId>) {
+        let mut state = self.lock();
+        for event in events {
+            let Ok(project) = ProjectId::parse(&event.project_id) else {
+                continue;
+            };
+            state.last_published = state.last_published.max(event.seq);
+            let frame = encode_server(pb::server_message::Message::Event(event.clone()));
+            let out = Outbound {
+                seq: event.seq,
+                frame,
+            };
+            let targets: Vec<ConnId> = state
+                .registry
+                .subscribers(project)
+                .filter(|c| Some(*c) != exclude)
+                .collect();
+            for conn in targets {
+                if self.deliver(&mut state, conn, out.clone()) {
+                    Metrics::add(&self.metrics.events_delivered, 1);
+                }
+            }
+        }
+    }
+
+    /// Queues a frame for one connection without waiting. A full queue triggers the overflow
+    /// policy; a closed one (the connection is ending) just unregisters it.
+    fn deliver(&self, state: &mut State, conn: ConnId, out: Outbound) -> bool {
+        let Some(member) = state.members.get(&conn) else {
+            return false;
+        };
+        match member.queue.try_send(out) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                member.signal.overflowed.store(true, Ordering::Release);
+                member.signal.notify.notify_one();
+                state.registry.remove_connection(conn);
+                Metrics::add(&self.metrics.queue_overflows, 1);
+                tracing::debug!(
+                    conn,
+                    "outbound queue full; subscriptions dropped, resync required"
+                );
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                state.registry.remove_connection(conn);
+                state.members.remove(&conn);
+                false
+            }
+        }
+    }
+
+    /// Tells the subscribers of `project` that `user` joined or left.
+    fn announce(&self, state: &mut State, project: ProjectId, user: &UserId, joined: bool) {
+        let presence = pb::Presence {
+            project_id: project.to_string(),
+            user_id: user.to_string(),
+            joined,
+            viewers: viewers(state, project),
+        };
+        let out = Outbound {
+            seq: 0,
+            frame: encode_server(pb::server_message::Message::Presence(presence)),
+        };
+        let targets: Vec<ConnId> = state.registry.subscribers(project).collect();
+        for conn in targets {
+            self.deliver(state, conn, out.clone());
+        }
+    }
+
+    #[cfg(test)]
+    fn check_invariants(&self) -> Result<(), String> {
+        self.lock().registry.check_invariants()
+    }
+}
+
+fn viewers(state: &State, project: ProjectId) -> Vec<String> {
+    let users: BTreeSet<&str> = state
+        .registry
+        .subscribers(project)
+        .filter_map(|c| state.members.get(&c).map(|m| m.user.as_str()))
+        .collect();
+    users.into_iter().map(str::to_owned).collect()
+}
+
+pub(crate) fn encode_server(message: pb::server_message::Message) -> Bytes {
+    Bytes::from(pm_proto::encode(&pb::ServerMessage {
+        message: Some(message),
+    }))
+}
+
+/// The hubs of every tenant with at least one connection.
+#[derive(Default)]
+pub struct Hubs {
+    map: Mutex<HashMap<TenantId, Arc<Hub>>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Hubs {
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<TenantId, Arc<Hub>>> {
+        self.map.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The tenant's hub if it has one (publishers use this: no hub means no subscriber).
+    pub fn get(&self, tenant: &TenantId) -> Option<Arc<Hub>> {
+        self.lock().get(tenant).cloned()
+    }
+
+    /// The tenant's hub, created with `head` as its last published sequence number if there is
+    /// none. The caller must read `head` while holding the tenant's writer connection, so that no
+    /// change can commit between reading the head and the hub existing.
+    pub fn get_or_insert(&self, tenant: &TenantId, head: u64) -> Arc<Hub> {
+        Arc::clone(
+            self.lock()
+                .entry(tenant.clone())
+                .or_insert_with(|| Arc::new(Hub::new(head, Arc::clone(&self.metrics)))),
+        )
+    }
+
+    /// Drops the tenant's hub if no connection uses it any more.
+    pub fn release(&self, tenant: &TenantId) {
+        let mut map = self.lock();
+        if map.get(tenant).is_some_and(|hub| hub.is_empty()) {
+            map.remove(tenant);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: u64, project: ProjectId) -> pb::Event {
+        pb::Event {
+            seq,
+            project_id: project.to_string(),
+            ..Default::default()
+        }
+    }
+
+    fn member(
+        hub: &Hub,
+        conn: ConnId,
+        user: &str,
+        cap: usize,
+    ) -> (mpsc::Receiver<Outbound>, Arc<ConnSignal>) {
+        let (tx, rx) = mpsc::channel(cap);
+        let signal = Arc::new(ConnSignal::default());
+        hub.join(conn, UserId::parse(user).unwrap(), tx, Arc::clone(&signal));
+        (rx, signal)
+    }
+
+    fn seqs(rx: &mut mpsc::Receiver<Outbound>) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            if o.seq > 0 {
+                out.push(o.seq);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn events_reach_only_subscribers_of_their_project_and_never_the_sender() {
+        let hub = Hub::new(0, Arc::default());
+        let (p, q) = (ProjectId::new(), ProjectId::new());
+        let (mut a, _) = member(&hub, 1, "alice", 16);
+        let (mut b, _) = member(&hub, 2, "bob", 16);
+        let (mut c, _) = member(&hub, 3, "carol", 16);
+        hub.subscribe(1, p);
+        hub.subscribe(2, p);
+        hub.subscribe(3, q);
+        seqs(&mut a);
+        seqs(&mut b);
+        hub.publish(&[event(1, p), event(2, q)], Some(1));
+        assert_eq!(seqs(&mut a), Vec::<u64>::new());
+        assert_eq!(seqs(&mut b), vec![1]);
+        assert_eq!(seqs(&mut c), vec![2]);
+        assert_eq!(hub.last_published(), 2);
+        hub.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_full_queue_drops_that_connections_subscriptions_and_flags_it_but_not_others() {
+        let hub = Hub::new(0, Arc::default());
+        let p = ProjectId::new();
+        let (mut slow, signal) = member(&hub, 1, "slow", 2);
+        let (mut fast, _) = member(&hub, 2, "fast", 64);
+        hub.subscribe(1, p);
+        hub.subscribe(2, p);
+        seqs(&mut slow);
+        seqs(&mut fast);
+        let events: Vec<_> = (1..=10).map(|s| event(s, p)).collect();
+        hub.publish(&events, None);
+        assert_eq!(seqs(&mut fast), (1..=10).collect::<Vec<_>>());
+        assert_eq!(
+            seqs(&mut slow),
+            vec![1, 2],
+            "delivered in order until full, then nothing"
+        );
+        assert!(signal.overflowed.load(Ordering::Acquire));
+        assert!(hub.subscriptions(1).is_empty());
+        hub.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn presence_lists_every_viewer_once_and_announces_leaving() {
+        let hub = Hub::new(0, Arc::default());
+        let p = ProjectId::new();
+        let (mut a, _) = member(&hub, 1, "alice", 16);
+        let (_b, _) = member(&hub, 2, "bob", 16);
+        let (_b2, _) = member(&hub, 3, "bob", 16);
+        hub.subscribe(1, p);
+        hub.subscribe(2, p);
+        let (_, viewers) = hub.subscribe(3, p);
+        assert_eq!(viewers, vec!["alice", "bob"]);
+        while a.try_recv().is_ok() {}
+        hub.leave(2);
+        let frame = a.try_recv().unwrap().frame;
+        let msg = pm_proto::decode_server(&frame).unwrap();
+        let Some(pb::server_message::Message::Presence(presence)) = msg.message else {
+            panic!("expected presence");
+        };
+        assert!(!presence.joined);
+        assert_eq!(presence.user_id, "bob");
+        assert_eq!(
+            presence.viewers,
+            vec!["alice", "bob"],
+            "bob still views on another connection"
+        );
+    }
+}

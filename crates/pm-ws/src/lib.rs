@@ -1,0 +1,35 @@
+//! The real-time core of pm: WebSocket connections, the per-tenant hub that fans committed changes
+//! out to subscribers, and the command service that executes every command.
+//!
+//! The command service ([`Service`]) knows nothing of sockets: it takes an authenticated identity
+//! and a protobuf command and returns a reply, so any surface (WebSocket today, REST and MCP later)
+//! can call it. [`connection`] is the only place that knows a WebSocket. Invariants:
+//! * a mutation commits (data, activity, change log, idempotency record) in one transaction and is
+//!   published only after it committed, while still holding the tenant's writer: events leave in
+//!   sequence order;
+//! * the hub never waits on a connection: a full outbound queue drops that connection's
+//!   subscriptions and tells it to resync;
+//! * a connection only receives events of its own tenant and of projects it subscribed to after
+//!   passing the read check.
+
+mod access;
+mod admission;
+mod commands;
+pub mod connection;
+mod error;
+mod hub;
+mod limits;
+mod metrics;
+mod mutation;
+mod rate;
+mod service;
+mod subscription;
+mod view;
+
+pub use admission::{Admission, Permit, Refusal};
+pub use connection::Realtime;
+pub use error::{Error, Result};
+pub use hub::{Hub, Hubs};
+pub use limits::Limits;
+pub use metrics::Metrics;
+pub use service::{Outcome, Service};

@@ -1,0 +1,174 @@
+//! The unit of work of every mutation: one `IMMEDIATE` transaction holding the data change, its
+//! field-level activity rows, its change-log entries (with their sequence numbers) and, when the
+//! command succeeds, the idempotency record. Nothing is published before it commits.
+
+use pm_auth::Identity;
+use pm_core::{ActivityAction, ChangeKind, EntityKind, ProjectId, RequestId, Timestamp};
+use pm_db::activity::{self, NewActivity};
+use pm_db::change_log::{self, NewChange};
+use pm_db::{Sqlite, Transaction};
+use pm_proto::pb;
+
+use crate::Result;
+
+/// One changed field, for the activity log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldChange {
+    pub field: &'static str,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+/// Collects the fields whose text form differs between two states.
+#[derive(Debug, Default)]
+pub(crate) struct Diff(pub Vec<FieldChange>);
+
+impl Diff {
+    pub fn field<T: ToString + PartialEq>(
+        &mut self,
+        field: &'static str,
+        old: &T,
+        new: &T,
+    ) -> &mut Self {
+        if old != new {
+            self.0.push(FieldChange {
+                field,
+                old: Some(old.to_string()),
+                new: Some(new.to_string()),
+            });
+        }
+        self
+    }
+
+    pub fn optional<T: ToString + PartialEq>(
+        &mut self,
+        field: &'static str,
+        old: Option<&T>,
+        new: Option<&T>,
+    ) -> &mut Self {
+        if old != new {
+            self.0.push(FieldChange {
+                field,
+                old: old.map(ToString::to_string),
+                new: new.map(ToString::to_string),
+            });
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+pub(crate) struct Mutation<'c> {
+    pub tx: Transaction<'c, Sqlite>,
+    pub actor: Identity,
+    pub request_id: RequestId,
+    pub at: Timestamp,
+    pub events: Vec<pb::Event>,
+}
+
+impl Mutation<'_> {
+    /// Records one change of one entity: the change-log entry (which assigns its sequence number),
+    /// the event that will be published after commit, and the activity rows.
+    pub async fn record(
+        &mut self,
+        project: ProjectId,
+        entity: EntityKind,
+        entity_id: String,
+        action: ActivityAction,
+        change: pb::change::Change,
+        fields: Vec<FieldChange>,
+    ) -> Result<u64> {
+        let seq = self
+            .emit(project, entity, entity_id.clone(), action, change)
+            .await?;
+        let row = |field: Option<FieldChange>| NewActivity {
+            seq: i64::try_from(seq).ok(),
+            project_id: Some(project),
+            entity,
+            entity_id: entity_id.clone(),
+            action,
+            field: field.as_ref().map(|f| f.field.to_owned()),
+            old_value: field.as_ref().and_then(|f| f.old.clone()),
+            new_value: field.and_then(|f| f.new),
+            actor: self.actor.user.clone(),
+            at: self.at,
+        };
+        let rows: Vec<NewActivity> = if fields.is_empty() {
+            vec![row(None)]
+        } else {
+            fields.into_iter().map(|f| row(Some(f))).collect()
+        };
+        activity::record(&mut self.tx, &rows).await?;
+        Ok(seq)
+    }
+
+    /// Records a change in the change log and as an event, without an activity row: for derived
+    /// state (an item's logged time) that is not a field anyone edited.
+    pub async fn emit(
+        &mut self,
+        project: ProjectId,
+        entity: EntityKind,
+        entity_id: String,
+        action: ActivityAction,
+        change: pb::change::Change,
+    ) -> Result<u64> {
+        let kind = match action {
+            ActivityAction::Deleted => ChangeKind::Deleted,
+            ActivityAction::Created | ActivityAction::Updated => ChangeKind::Upserted,
+        };
+        let payload = pm_proto::encode(&pb::Change {
+            change: Some(change.clone()),
+        });
+        let seq = change_log::append(
+            &mut self.tx,
+            &NewChange {
+                project_id: Some(project),
+                entity,
+                entity_id,
+                kind,
+                payload,
+                actor: self.actor.user.clone(),
+                request_id: Some(self.request_id),
+                at: self.at,
+            },
+        )
+        .await?;
+        let seq = u64::try_from(seq).unwrap_or_default();
+        self.events.push(pb::Event {
+            seq,
+            project_id: project.to_string(),
+            actor: self.actor.user.to_string(),
+            at: self.at.as_millis(),
+            request_id: self.request_id.to_string(),
+            change: Some(pb::Change {
+                change: Some(change),
+            }),
+        });
+        Ok(seq)
+    }
+}
+
+/// The event of a change read back from the change log (for replay), identical to the one that was
+/// published when it committed.
+pub(crate) fn event_from_record(record: &change_log::ChangeRecord) -> pb::Event {
+    let change = prost::Message::decode(record.change.payload.as_slice()).ok();
+    pb::Event {
+        seq: u64::try_from(record.seq).unwrap_or_default(),
+        project_id: record
+            .change
+            .project_id
+            .map(|p| p.to_string())
+            .unwrap_or_default(),
+        actor: record.change.actor.to_string(),
+        at: record.change.at.as_millis(),
+        request_id: record
+            .change
+            .request_id
+            .map(|r| r.to_string())
+            .unwrap_or_default(),
+        change,
+    }
+}

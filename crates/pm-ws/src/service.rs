@@ -1,0 +1,375 @@
+//! The command service: executes any command for an authenticated actor, whatever surface it came
+//! from (a WebSocket connection today; REST or MCP tomorrow). It never fails: every outcome is a
+//! reply, either a typed response or an error.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use pm_auth::Identity;
+use pm_core::{RequestId, Timestamp};
+use pm_db::idempotency::{self, StoredReply};
+use pm_db::{PoolConnection, Sqlite, TenantManager, begin_immediate};
+use pm_proto::pb::{self, client_message::Command, reply};
+
+use crate::commands::{comment, dependency, member, project, sprint, sync, time, work_item};
+use crate::hub::{Hub, Hubs};
+use crate::mutation::Mutation;
+use crate::subscription::ConnId;
+use crate::{Error, Metrics, Result};
+
+type Handler<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// A read-only command's access to the tenant: one connection from the read pool.
+pub(crate) struct Read {
+    pub conn: PoolConnection<Sqlite>,
+    pub actor: Identity,
+}
+
+/// What a command produced: its reply and, for a mutation, the events it committed (already
+/// published to everyone else).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub result: reply::Result,
+    pub events: Vec<pb::Event>,
+}
+
+impl Outcome {
+    pub fn error(error: &Error) -> Self {
+        Self {
+            result: reply::Result::Error(error.to_wire()),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self.result, reply::Result::Error(_))
+    }
+
+    /// The highest sequence number among the events, 0 when there are none.
+    pub fn last_seq(&self) -> u64 {
+        self.events.iter().map(|e| e.seq).max().unwrap_or(0)
+    }
+}
+
+pub struct Service {
+    tenants: Arc<TenantManager>,
+    hubs: Arc<Hubs>,
+    metrics: Arc<Metrics>,
+}
+
+impl Service {
+    pub fn new(tenants: Arc<TenantManager>, hubs: Arc<Hubs>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            tenants,
+            hubs,
+            metrics,
+        }
+    }
+
+    pub fn tenants(&self) -> &Arc<TenantManager> {
+        &self.tenants
+    }
+
+    pub fn hubs(&self) -> &Arc<Hubs> {
+        &self.hubs
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Executes one command. `origin` is the connection that sent it, which receives the events
+    /// in its reply instead of as separate messages.
+    pub async fn execute(
+        &self,
+        actor: &Identity,
+        request_id: &str,
+        command: Command,
+        origin: Option<ConnId>,
+    ) -> Outcome {
+        let name = pm_proto::command_name(&command);
+        let outcome = self.dispatch(actor, request_id, command, origin).await;
+        match &outcome.result {
+            reply::Result::Error(e) => {
+                Metrics::add(&self.metrics.commands_failed, 1);
+                tracing::debug!(command = name, code = e.code, "command refused");
+            }
+            _ => Metrics::add(&self.metrics.commands_ok, 1),
+        }
+        outcome
+    }
+
+    async fn dispatch(
+        &self,
+        actor: &Identity,
+        request_id: &str,
+        command: Command,
+        origin: Option<ConnId>,
+    ) -> Outcome {
+        use Command as C;
+        let name = pm_proto::command_name(&command);
+        macro_rules! write {
+            ($handler:path, $cmd:expr) => {
+                self.write(actor, request_id, name, origin, move |m| {
+                    Box::pin($handler(m, $cmd))
+                })
+                .await
+            };
+        }
+        macro_rules! read {
+            ($handler:path, $cmd:expr) => {
+                self.read(actor, move |r| Box::pin($handler(r, $cmd))).await
+            };
+        }
+        match command {
+            C::Ping(_) => Outcome {
+                result: pb::Pong {
+                    server_time: Timestamp::now().as_millis(),
+                }
+                .into(),
+                events: Vec::new(),
+            },
+            // Subscriptions belong to a connection; the connection handles them itself.
+            C::Subscribe(_) | C::Unsubscribe(_) => Outcome::error(&Error::validation(
+                "command",
+                "subscriptions are only available on a WebSocket connection",
+            )),
+            C::GetSnapshot(c) => read!(sync::snapshot, c),
+
+            C::CreateProject(c) => write!(project::create, c),
+            C::UpdateProject(c) => write!(project::update, c),
+            C::ArchiveProject(c) => write!(project::archive, c),
+            C::UnarchiveProject(c) => write!(project::unarchive, c),
+            C::DeleteProject(c) => write!(project::delete, c),
+            C::ListProjects(c) => read!(project::list, c),
+            C::GetProject(c) => read!(project::get, c),
+
+            C::AddMember(c) => write!(member::add, c),
+            C::ChangeMemberRole(c) => write!(member::change_role, c),
+            C::RemoveMember(c) => write!(member::remove, c),
+            C::ListMembers(c) => read!(member::list, c),
+
+            C::CreateWorkItem(c) => write!(work_item::create, c),
+            C::UpdateWorkItem(c) => write!(work_item::update, c),
+            C::MoveWorkItem(c) => write!(work_item::move_item, c),
+            C::DeleteWorkItem(c) => write!(work_item::delete, c),
+            C::GetWorkItem(c) => read!(work_item::get, c),
+            C::ListWorkItems(c) => read!(work_item::list, c),
+
+            C::CreateSprint(c) => write!(sprint::create, c),
+            C::UpdateSprint(c) => write!(sprint::update, c),
+            C::StartSprint(c) => write!(sprint::start, c),
+            C::CompleteSprint(c) => write!(sprint::complete, c),
+            C::CancelSprint(c) => write!(sprint::cancel, c),
+            C::DeleteSprint(c) => write!(sprint::delete, c),
+            C::ListSprints(c) => read!(sprint::list, c),
+            C::GetSprint(c) => read!(sprint::get, c),
+
+            C::AddComment(c) => write!(comment::add, c),
+            C::EditComment(c) => write!(comment::edit, c),
+            C::DeleteComment(c) => write!(comment::delete, c),
+            C::ListComments(c) => read!(comment::list, c),
+
+            C::StartTimer(c) => write!(time::start, c),
+            C::StopTimer(c) => write!(time::stop, c),
+            C::AddTimeEntry(c) => write!(time::add, c),
+            C::EditTimeEntry(c) => write!(time::edit, c),
+            C::DeleteTimeEntry(c) => write!(time::delete, c),
+            C::ListTimeEntries(c) => read!(time::list, c),
+            C::GetRunningTimer(c) => read!(time::running, c),
+            C::GetTimeTotals(c) => read!(time::totals, c),
+
+            C::AddDependency(c) => write!(dependency::add, c),
+            C::RemoveDependency(c) => write!(dependency::remove, c),
+            C::ListDependencies(c) => read!(dependency::list, c),
+        }
+    }
+
+    async fn read<T, F>(&self, actor: &Identity, handler: F) -> Outcome
+    where
+        T: Into<reply::Result>,
+        F: for<'a> FnOnce(&'a mut Read) -> Handler<'a, T>,
+    {
+        let run = async {
+            let db = self.tenants.open(&actor.tenant).await?;
+            let conn = db.reader().acquire().await.map_err(pm_db::Error::from)?;
+            let mut read = Read {
+                conn,
+                actor: actor.clone(),
+            };
+            handler(&mut read).await
+        };
+        match run.await {
+            Ok(response) => Outcome {
+                result: response.into(),
+                events: Vec::new(),
+            },
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    async fn write<T, F>(
+        &self,
+        actor: &Identity,
+        request_id: &str,
+        command: &'static str,
+        origin: Option<ConnId>,
+        handler: F,
+    ) -> Outcome
+    where
+        T: Into<reply::Result>,
+        F: for<'a, 'c> FnOnce(&'a mut Mutation<'c>) -> Handler<'a, T>,
+    {
+        let request = match RequestId::parse(request_id) {
+            Ok(id) => id,
+            Err(_) => {
+                return Outcome::error(&Error::validation(
+                    "request_id",
+                    "a mutation needs a UUID request id",
+                ));
+            }
+        };
+        match self
+            .write_inner(actor, request, command, origin, handler)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    async fn write_inner<T, F>(
+        &self,
+        actor: &Identity,
+        request: RequestId,
+        command: &'static str,
+        origin: Option<ConnId>,
+        handler: F,
+    ) -> Result<Outcome>
+    where
+        T: Into<reply::Result>,
+        F: for<'a, 'c> FnOnce(&'a mut Mutation<'c>) -> Handler<'a, T>,
+    {
+        let db = self.tenants.open(&actor.tenant).await?;
+        // The one writer connection: held until the events are published, so events leave in
+        // sequence order.
+        let mut writer = db.writer().await?;
+        let mut tx = begin_immediate(&mut writer).await?;
+        if let Some(stored) = idempotency::get(&mut tx, &actor.user, request).await? {
+            return replayed(command, &stored);
+        }
+        let mut m = Mutation {
+            tx,
+            actor: actor.clone(),
+            request_id: request,
+            at: Timestamp::now(),
+            events: Vec::new(),
+        };
+        let result: reply::Result = handler(&mut m).await?.into();
+        let Mutation {
+            mut tx, events, at, ..
+        } = m;
+        let reply = pb::Reply {
+            request_id: request.to_string(),
+            events: events.clone(),
+            result: Some(result.clone()),
+        };
+        let stored = StoredReply {
+            command: command.to_owned(),
+            response: pm_proto::encode(&reply),
+        };
+        idempotency::put(&mut tx, &actor.user, request, &stored, at).await?;
+        tx.commit().await.map_err(pm_db::Error::from)?;
+        // Published while `writer` is still held (it drops when this function returns).
+        if let Some(hub) = self.hubs.get(&actor.tenant) {
+            hub.publish(&events, origin);
+        }
+        Ok(Outcome { result, events })
+    }
+
+    fn failed(&self, error: &Error) -> Outcome {
+        if let Error::Internal(cause) = error {
+            tracing::error!(error = %cause, "command failed");
+        }
+        Outcome::error(error)
+    }
+
+    /// The tenant's hub, created if needed with the tenant's current head. Creating it holds the
+    /// tenant's writer so no change commits between reading the head and the hub existing.
+    pub async fn hub(&self, tenant: &pm_core::TenantId) -> Result<Arc<Hub>> {
+        if let Some(hub) = self.hubs.get(tenant) {
+            return Ok(hub);
+        }
+        let db = self.tenants.open(tenant).await?;
+        let mut writer = db.writer().await?;
+        let head = pm_db::change_log::head(&mut writer).await?;
+        let hub = self
+            .hubs
+            .get_or_insert(tenant, u64::try_from(head).unwrap_or_default());
+        drop(writer);
+        Ok(hub)
+    }
+}
+
+/// The original reply of an already processed request.
+fn replayed(command: &str, stored: &StoredReply) -> Result<Outcome> {
+    if stored.command != command {
+        return Err(Error::validation(
+            "request_id",
+            "this request id was already used for a different command",
+        ));
+    }
+    let reply: pb::Reply = prost::Message::decode(stored.response.as_slice())
+        .map_err(|e| Error::Internal(Box::new(e)))?;
+    let result = reply
+        .result
+        .ok_or_else(|| Error::Internal("stored reply without a result".into()))?;
+    Ok(Outcome {
+        result,
+        events: reply.events,
+    })
+}
+
+impl Service {
+    /// Checks that the actor may read (and so subscribe to) a project.
+    pub async fn check_read(&self, actor: &Identity, project: pm_core::ProjectId) -> Result<()> {
+        let db = self.tenants.open(&actor.tenant).await?;
+        let mut conn = db.reader().acquire().await.map_err(pm_db::Error::from)?;
+        crate::access::require(&mut conn, actor, project, pm_core::Action::Read).await?;
+        Ok(())
+    }
+
+    /// One page of a project's changes after `after` and up to `until`, as events. `None` when
+    /// the change log no longer holds everything after `after` (the client must resync).
+    pub async fn replay_page(
+        &self,
+        actor: &Identity,
+        project: pm_core::ProjectId,
+        after: u64,
+        until: u64,
+        limit: u32,
+    ) -> Result<Option<Vec<pb::Event>>> {
+        if after > until {
+            return Ok(None);
+        }
+        let db = self.tenants.open(&actor.tenant).await?;
+        let mut conn = db.reader().acquire().await.map_err(pm_db::Error::from)?;
+        let after_i = i64::try_from(after).unwrap_or(i64::MAX);
+        let head = pm_db::change_log::head(&mut conn).await?;
+        let oldest = pm_db::change_log::oldest(&mut conn)
+            .await?
+            .unwrap_or(head + 1);
+        if after_i + 1 < oldest {
+            return Ok(None);
+        }
+        let records = pm_db::change_log::since(&mut conn, Some(project), after_i, limit).await?;
+        Ok(Some(
+            records
+                .iter()
+                .filter(|r| u64::try_from(r.seq).unwrap_or(u64::MAX) <= until)
+                .map(crate::mutation::event_from_record)
+                .collect(),
+        ))
+    }
+}

@@ -1,0 +1,91 @@
+//! The token keys the server verifies with (and `pm-server token` signs with).
+
+use std::path::Path;
+
+use anyhow::Context;
+use pm_auth::KeyConfig;
+
+use crate::config::{Config, JwtAlgorithm};
+
+/// Name of the development HS256 key inside the data directory.
+pub const DEV_KEY_FILE: &str = "dev-signing-key";
+
+/// The configured keys. With HS256 and no secret configured, a development key is generated
+/// into the data directory on first use (and reused afterwards), with a warning: never a
+/// hard-coded secret.
+pub fn load(config: &Config) -> anyhow::Result<KeyConfig> {
+    let auth = &config.auth;
+    match auth.algorithm {
+        JwtAlgorithm::Hs256 => {
+            let secret = if let Some(secret) = &auth.secret {
+                secret.clone()
+            } else if let Some(file) = &auth.secret_file {
+                let mut bytes = std::fs::read(file)
+                    .with_context(|| format!("jwt_secret_file: cannot read {}", file.display()))?;
+                while bytes.last().is_some_and(u8::is_ascii_whitespace) {
+                    bytes.pop();
+                }
+                bytes
+            } else {
+                dev_key(&config.data_dir)?
+            };
+            Ok(KeyConfig::Hs256 { secret })
+        }
+        JwtAlgorithm::Rs256 => {
+            let public = auth
+                .public_key_file
+                .as_deref()
+                .context("jwt_public_key_file is required with RS256")?;
+            let public_key_pem = std::fs::read(public).with_context(|| {
+                format!("jwt_public_key_file: cannot read {}", public.display())
+            })?;
+            let private_key_pem = auth
+                .private_key_file
+                .as_deref()
+                .map(|p| {
+                    std::fs::read(p).with_context(|| {
+                        format!("jwt_private_key_file: cannot read {}", p.display())
+                    })
+                })
+                .transpose()?;
+            Ok(KeyConfig::Rs256 {
+                public_key_pem,
+                private_key_pem,
+            })
+        }
+    }
+}
+
+fn dev_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join(DEV_KEY_FILE);
+    if let Ok(bytes) = std::fs::read(&path) {
+        return Ok(bytes);
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("data_dir: cannot create {}", data_dir.display()))?;
+    let secret = pm_auth::generate_hs256_secret();
+    write_private(&path, &secret)
+        .with_context(|| format!("cannot write the development key {}", path.display()))?;
+    tracing::warn!(
+        path = %path.display(),
+        "generated a development signing key: for local use only; configure jwt_secret_file or RS256 keys in production"
+    );
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}

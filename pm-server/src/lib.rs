@@ -1,0 +1,93 @@
+//! The pm server: configuration, routing, the WebSocket upgrade and startup. [`run`] holds the
+//! wiring; `main.rs` only parses the command line, sets up logging, binds and calls it.
+
+pub mod config;
+pub mod keys;
+mod router;
+mod state;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use pm_db::{StorageConfig, TenantManager};
+use pm_ws::{Admission, Hubs, Metrics, Realtime, Service};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// How often idle tenant databases are looked for and closed.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Serves on `listener` until `shutdown` is cancelled, then stops accepting, tells every
+/// connection it is going away, lets in-flight commands finish, closes the databases and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let keys = keys::load(&config)?;
+    let verifier = pm_auth::Verifier::new(&keys)
+        .context("the configured token keys are not usable")?
+        .with_leeway(config.auth.leeway_secs);
+    let mut storage = StorageConfig::new(&config.data_dir);
+    storage.max_open_tenants = config.max_open_tenants;
+    storage.idle_timeout = config.tenant_idle;
+    let tenants = Arc::new(TenantManager::new(storage));
+    let metrics = Arc::new(Metrics::default());
+    let hubs = Arc::new(Hubs::new(Arc::clone(&metrics)));
+    let service = Arc::new(Service::new(
+        Arc::clone(&tenants),
+        hubs,
+        Arc::clone(&metrics),
+    ));
+    let connections = TaskTracker::new();
+    let state = AppState {
+        verifier: Arc::new(verifier),
+        realtime: Arc::new(Realtime {
+            service,
+            limits: config.limits.clone(),
+            shutdown: shutdown.clone(),
+        }),
+        admission: Admission::new(
+            config.limits.max_connections,
+            config.limits.max_connections_per_tenant,
+        ),
+        tenants: Arc::clone(&tenants),
+        connections: connections.clone(),
+    };
+
+    let maintenance = tokio::spawn(maintain(Arc::clone(&tenants), shutdown.clone()));
+    let addr = listener.local_addr().ok();
+    tracing::info!(addr = ?addr, data_dir = %config.data_dir.display(), "pm listening");
+    axum::serve(listener, router::router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("server failed")?;
+    // The listener is closed; connections saw the same cancellation and are closing.
+    connections.close();
+    connections.wait().await;
+    let _ = maintenance.await;
+    tenants.close_all().await;
+    tracing::info!("pm stopped");
+    Ok(())
+}
+
+async fn maintain(tenants: Arc<TenantManager>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                let closed = tenants.close_idle().await;
+                if closed > 0 {
+                    tracing::debug!(closed, "closed idle tenant databases");
+                }
+            }
+        }
+    }
+}

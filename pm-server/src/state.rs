@@ -1,0 +1,17 @@
+use std::sync::Arc;
+
+use pm_auth::Verifier;
+use pm_db::TenantManager;
+use pm_ws::{Admission, Realtime};
+use tokio_util::task::TaskTracker;
+
+/// Everything the handlers share; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub verifier: Arc<Verifier>,
+    pub realtime: Arc<Realtime>,
+    pub admission: Arc<Admission>,
+    pub tenants: Arc<TenantManager>,
+    /// Upgraded WebSocket connections, so shutdown can wait for them.
+    pub connections: TaskTracker,
+}
