@@ -107,7 +107,7 @@ impl Hub {
         let member = state.members.remove(&conn);
         if let Some(member) = member {
             for project in projects {
-                self.announce(&mut state, project, &member.user, false);
+                self.announce(&mut state, project, &member.user, false, None);
             }
         }
     }
@@ -126,7 +126,8 @@ impl Hub {
         if state.registry.subscribe(conn, project)
             && let Some(user) = state.members.get(&conn).map(|m| m.user.clone())
         {
-            self.announce(&mut state, project, &user, true);
+            // The subscriber itself learns the viewers from its reply.
+            self.announce(&mut state, project, &user, true, Some(conn));
         }
         (live_from, viewers(&state, project))
     }
@@ -136,7 +137,7 @@ impl Hub {
         let mut state = self.lock();
         let removed = state.registry.unsubscribe(conn, project);
         if removed && let Some(user) = state.members.get(&conn).map(|m| m.user.clone()) {
-            self.announce(&mut state, project, &user, false);
+            self.announce(&mut state, project, &user, false, None);
         }
         removed
     }
@@ -206,7 +207,14 @@ impl Hub {
     }
 
     /// Tells the subscribers of `project` that `user` joined or left.
-    fn announce(&self, state: &mut State, project: ProjectId, user: &UserId, joined: bool) {
+    fn announce(
+        &self,
+        state: &mut State,
+        project: ProjectId,
+        user: &UserId,
+        joined: bool,
+        except: Option<ConnId>,
+    ) {
         let presence = pb::Presence {
             project_id: project.to_string(),
             user_id: user.to_string(),
@@ -217,7 +225,11 @@ impl Hub {
             seq: 0,
             frame: encode_server(pb::server_message::Message::Presence(presence)),
         };
-        let targets: Vec<ConnId> = state.registry.subscribers(project).collect();
+        let targets: Vec<ConnId> = state
+            .registry
+            .subscribers(project)
+            .filter(|c| Some(*c) != except)
+            .collect();
         for conn in targets {
             self.deliver(state, conn, out.clone());
         }

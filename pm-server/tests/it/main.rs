@@ -1,0 +1,17 @@
+//! The server end to end: a real server on port 0, real WebSocket clients speaking protobuf,
+//! real SQLite files in temporary directories.
+
+mod helpers;
+
+mod architecture;
+mod auth;
+mod comments;
+mod connection;
+mod dependencies;
+mod members;
+mod projects;
+mod sprints;
+mod subscriptions;
+mod sync;
+mod time;
+mod work_items;

@@ -1,0 +1,195 @@
+//! Events reach exactly the subscribers entitled to them.
+
+use pm_core::{ProjectId, TenantId, TenantRole, Timestamp, UserId};
+use pm_proto::pb::{self, change::Change};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_change_reaches_other_subscribers_and_the_sender_gets_it_in_its_reply() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    alice.add_member(&project, "bob", pb::ProjectRole::Editor).await;
+    let mut bob = app.editor("bob").await;
+    let mut bob_phone = app.editor("bob").await;
+    alice.subscribe(&project.id).await;
+    bob.subscribe(&project.id).await;
+    bob_phone.subscribe(&project.id).await;
+
+    let id = request_id();
+    alice
+        .send(
+            &id,
+            pb::CreateWorkItem {
+                project_id: project.id.clone(),
+                r#type: pb::WorkItemType::Task.into(),
+                title: "Write the docs".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    let reply = alice.reply_to(&id).await;
+    assert_eq!(reply.events.len(), 1, "the sender's reply carries its event");
+    let seq = reply.events[0].seq;
+    for client in [&mut bob, &mut bob_phone] {
+        let event = client.next_event().await;
+        assert_eq!(event.seq, seq);
+        assert_eq!(event.actor, "alice");
+        assert_eq!(event.request_id, id);
+        let Change::WorkItem(item) = change(&event) else { panic!("{event:?}") };
+        assert_eq!(item.title, "Write the docs");
+        assert_eq!(item.key, "WEB-1");
+    }
+    // The sender does not get its own change a second time.
+    alice.assert_no_events().await;
+}
+
+#[tokio::test]
+async fn events_reach_only_subscribers_of_that_project() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let web = alice.create_project("WEB").await;
+    let api = alice.create_project("API").await;
+    alice.add_member(&web, "bob", pb::ProjectRole::Viewer).await;
+    alice.add_member(&api, "bob", pb::ProjectRole::Viewer).await;
+    let mut bob = app.editor("bob").await;
+    bob.subscribe(&api.id).await;
+    let mut idle = app.editor("bob").await; // connected, subscribed to nothing
+
+    alice.create_item(&web, pb::WorkItemType::Task, "Only for WEB").await;
+    bob.assert_no_events().await;
+    idle.assert_no_events().await;
+
+    alice.create_item(&api, pb::WorkItemType::Task, "For API").await;
+    assert_eq!(bob.drain_events().await.len(), 1);
+    idle.assert_no_events().await;
+}
+
+#[tokio::test]
+async fn after_unsubscribing_no_more_events_arrive() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    let mut watcher = app.client("acme", "boss", TenantRole::Admin).await;
+    watcher.subscribe(&project.id).await;
+    alice.create_item(&project, pb::WorkItemType::Task, "Seen").await;
+    assert_eq!(watcher.drain_events().await.len(), 1);
+    let r = watcher
+        .ok(pb::Unsubscribe {
+            project_id: project.id.clone(),
+        })
+        .await;
+    assert_eq!(r.project_id, project.id);
+    alice.create_item(&project, pb::WorkItemType::Task, "Not seen").await;
+    watcher.assert_no_events().await;
+}
+
+#[tokio::test]
+async fn only_members_and_tenant_admins_may_subscribe() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    let mut stranger = app.editor("mallory").await;
+    let err = stranger
+        .err(pb::Subscribe {
+            project_id: project.id.clone(),
+            since: None,
+        })
+        .await;
+    assert_eq!(code(&err), pb::ErrorCode::NotFound, "a non-member cannot tell the project exists");
+    let err = stranger
+        .err(pb::Subscribe {
+            project_id: "not-a-uuid".into(),
+            since: None,
+        })
+        .await;
+    assert_eq!((code(&err), err.field.as_str()), (pb::ErrorCode::Validation, "project_id"));
+    let mut admin = app.client("acme", "root", TenantRole::Admin).await;
+    assert_eq!(admin.subscribe(&project.id).await.project_id, project.id);
+}
+
+#[tokio::test]
+async fn another_tenant_never_sees_events_even_for_the_same_project_id() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+
+    // Give tenant "other" a project with the very same id (and a member), straight in its file.
+    let store = pm_db::TenantManager::new(pm_db::StorageConfig::new(app.dir.path()));
+    let other = store.open(&TenantId::parse("other").unwrap()).await.unwrap();
+    let mut tx = other.begin_write().await.unwrap();
+    let now = Timestamp::now();
+    let eve = UserId::parse("eve").unwrap();
+    let twin = pm_core::Project {
+        id: ProjectId::parse(&project.id).unwrap(),
+        key: pm_core::ProjectKey::parse("WEB").unwrap(),
+        title: pm_core::Title::parse("Twin").unwrap(),
+        description: pm_core::Description::empty(),
+        status: pm_core::ProjectStatus::Active,
+        next_item_number: 1,
+        version: 1,
+        created_at: now,
+        created_by: eve.clone(),
+        updated_at: now,
+        updated_by: eve.clone(),
+        deleted_at: None,
+    };
+    pm_db::project::insert(&mut tx, &twin).await.unwrap();
+    pm_db::member::insert(
+        &mut tx,
+        &pm_core::ProjectMember {
+            project_id: twin.id,
+            user_id: eve.clone(),
+            role: pm_core::ProjectRole::Admin,
+            version: 1,
+            created_at: now,
+            created_by: eve.clone(),
+            updated_at: now,
+            updated_by: eve,
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut eve = app.client("other", "eve", TenantRole::Editor).await;
+    eve.subscribe(&project.id).await;
+    alice.subscribe(&project.id).await;
+    alice.create_item(&project, pb::WorkItemType::Task, "Tenant acme only").await;
+    eve.assert_no_events().await;
+    eve.create_item(&pb::Project { id: project.id.clone(), ..Default::default() }, pb::WorkItemType::Task, "Tenant other only")
+        .await;
+    alice.assert_no_events().await;
+}
+
+#[tokio::test]
+async fn subscribers_are_told_who_else_is_viewing_including_after_an_abrupt_disconnect() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    alice.add_member(&project, "bob", pb::ProjectRole::Viewer).await;
+    let first = alice.subscribe(&project.id).await;
+    assert_eq!(first.viewers, vec!["alice"]);
+
+    let mut bob = app.editor("bob").await;
+    let subscribed = bob.subscribe(&project.id).await;
+    assert_eq!(subscribed.viewers, vec!["alice", "bob"]);
+    let joined = presence(&mut alice).await;
+    assert!(joined.joined);
+    assert_eq!((joined.user_id.as_str(), joined.viewers.clone()), ("bob", vec!["alice".to_owned(), "bob".to_owned()]));
+
+    // Bob's connection drops without a goodbye.
+    drop(bob);
+    let left = presence(&mut alice).await;
+    assert!(!left.joined);
+    assert_eq!((left.user_id.as_str(), left.viewers.clone()), ("bob", vec!["alice".to_owned()]));
+}
+
+async fn presence(client: &mut Client) -> pb::Presence {
+    loop {
+        if let Some(pb::server_message::Message::Presence(p)) = client.next_message().await.message {
+            return p;
+        }
+    }
+}
