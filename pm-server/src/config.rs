@@ -76,6 +76,19 @@ pub struct ServeArgs {
     /// Close a tenant database unused for this many seconds [default: 600].
     #[arg(long, env = "PM_TENANT_IDLE_SECS")]
     pub tenant_idle_secs: Option<u64>,
+    /// Change-log entries kept per tenant for resuming clients [default: 100000].
+    #[arg(long, env = "PM_CHANGE_LOG_MAX_ROWS")]
+    pub change_log_max_rows: Option<i64>,
+    /// Change-log entries older than this many seconds are purged [default: 604800].
+    #[arg(long, env = "PM_CHANGE_LOG_MAX_AGE_SECS")]
+    pub change_log_max_age_secs: Option<u64>,
+    /// Replies to processed requests are kept this many seconds for retries [default: 86400].
+    #[arg(long, env = "PM_IDEMPOTENCY_MAX_AGE_SECS")]
+    pub idempotency_max_age_secs: Option<u64>,
+    /// How often maintenance (purges, WAL checkpoints, closing idle tenants) runs, in seconds
+    /// [default: 30].
+    #[arg(long, env = "PM_MAINTENANCE_INTERVAL_SECS")]
+    pub maintenance_interval_secs: Option<u64>,
 }
 
 /// The TOML file: every setting optional, names as in `docs/deployment.md`.
@@ -100,6 +113,10 @@ struct FileConfig {
     max_connections_per_tenant: Option<usize>,
     max_open_tenants: Option<usize>,
     tenant_idle_secs: Option<u64>,
+    change_log_max_rows: Option<i64>,
+    change_log_max_age_secs: Option<u64>,
+    idempotency_max_age_secs: Option<u64>,
+    maintenance_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +145,8 @@ pub struct Config {
     pub limits: pm_ws::Limits,
     pub max_open_tenants: usize,
     pub tenant_idle: Duration,
+    pub retention: pm_ws::Retention,
+    pub maintenance_interval: Duration,
 }
 
 impl Config {
@@ -147,6 +166,8 @@ impl Config {
             limits: pm_ws::Limits::default(),
             max_open_tenants: 256,
             tenant_idle: Duration::from_secs(600),
+            retention: pm_ws::Retention::default(),
+            maintenance_interval: Duration::from_secs(30),
         }
     }
 
@@ -220,6 +241,25 @@ impl Config {
         if let Some(secs) = serve.tenant_idle_secs.or(file.tenant_idle_secs) {
             c.tenant_idle = Duration::from_secs(secs);
         }
+        layer!(change_log_max_rows => c.retention.change_log_max_rows);
+        if let Some(secs) = serve
+            .change_log_max_age_secs
+            .or(file.change_log_max_age_secs)
+        {
+            c.retention.change_log_max_age = Duration::from_secs(secs);
+        }
+        if let Some(secs) = serve
+            .idempotency_max_age_secs
+            .or(file.idempotency_max_age_secs)
+        {
+            c.retention.idempotency_max_age = Duration::from_secs(secs);
+        }
+        if let Some(secs) = serve
+            .maintenance_interval_secs
+            .or(file.maintenance_interval_secs)
+        {
+            c.maintenance_interval = Duration::from_secs(secs);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -246,6 +286,12 @@ impl Config {
         }
         if l.idle_timeout <= l.heartbeat_interval {
             bail!("idle_timeout_ms must be longer than heartbeat_ms");
+        }
+        if self.retention.change_log_max_rows < 1 {
+            bail!("change_log_max_rows must be at least 1");
+        }
+        if self.maintenance_interval.is_zero() {
+            bail!("maintenance_interval_secs must be greater than 0");
         }
         if l.write_timeout.is_zero() {
             bail!("write_timeout_ms must be greater than 0");

@@ -3,12 +3,12 @@
 
 pub mod config;
 pub mod keys;
+pub mod maintenance;
 mod router;
 mod state;
 mod ws;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use pm_db::{StorageConfig, TenantManager};
@@ -19,9 +19,6 @@ use tokio_util::task::TaskTracker;
 
 pub use config::Config;
 pub use state::AppState;
-
-/// How often idle tenant databases are looked for and closed.
-const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Serves on `listener` until `shutdown` is cancelled, then stops accepting, tells every
 /// connection it is going away, lets in-flight commands finish, closes the databases and returns.
@@ -44,6 +41,7 @@ pub async fn run(
         Arc::clone(&tenants),
         hubs,
         Arc::clone(&metrics),
+        config.retention,
     ));
     let connections = TaskTracker::new();
     let state = AppState {
@@ -61,7 +59,12 @@ pub async fn run(
         connections: connections.clone(),
     };
 
-    let maintenance = tokio::spawn(maintain(Arc::clone(&tenants), shutdown.clone()));
+    let maintenance = tokio::spawn(maintenance::run(
+        Arc::clone(&tenants),
+        config.retention,
+        config.maintenance_interval,
+        shutdown.clone(),
+    ));
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, data_dir = %config.data_dir.display(), "pm listening");
     axum::serve(listener, router::router(state))
@@ -75,19 +78,4 @@ pub async fn run(
     tenants.close_all().await;
     tracing::info!("pm stopped");
     Ok(())
-}
-
-async fn maintain(tenants: Arc<TenantManager>, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(MAINTENANCE_INTERVAL);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                let closed = tenants.close_idle().await;
-                if closed > 0 {
-                    tracing::debug!(closed, "closed idle tenant databases");
-                }
-            }
-        }
-    }
 }

@@ -123,6 +123,19 @@ pub async fn oldest(conn: &mut SqliteConnection) -> Result<Option<i64>> {
         .await?)
 }
 
+/// Deletes every entry up to and including `through` (a no-op when there is none). Returns how
+/// many were deleted.
+pub async fn trim(conn: &mut SqliteConnection, through: i64) -> Result<u64> {
+    if through <= 0 {
+        return Ok(0);
+    }
+    Ok(sqlx::query("DELETE FROM change_log WHERE seq <= ?")
+        .bind(through)
+        .execute(conn)
+        .await?
+        .rows_affected())
+}
+
 /// Deletes entries older than `before` beyond the newest `keep_at_least`, and any beyond the
 /// newest `max_rows`. Returns how many were deleted.
 pub async fn purge(

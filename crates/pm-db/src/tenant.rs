@@ -186,6 +186,14 @@ impl TenantManager {
         self.open(&tenant).await
     }
 
+    /// The databases open now (for periodic maintenance).
+    pub fn open_databases(&self) -> Vec<Arc<TenantDb>> {
+        self.lock()
+            .values()
+            .filter_map(|slot| slot.get().cloned())
+            .collect()
+    }
+
     /// How many tenant databases are open now.
     pub fn open_count(&self) -> usize {
         self.lock()

@@ -308,7 +308,9 @@ impl<'a> Connection<'a> {
         let first = outcome.events.iter().map(|e| e.seq).min();
         // Only what is queued now: a busy publisher must not keep the reply waiting.
         for _ in 0..self.queue.len() {
-            let Ok(out) = self.queue.try_recv() else { break };
+            let Ok(out) = self.queue.try_recv() else {
+                break;
+            };
             if first.is_some_and(|first| out.seq > first) {
                 self.pending.push_back(out);
                 break;

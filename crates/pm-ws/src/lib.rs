@@ -32,4 +32,4 @@ pub use error::{Error, Result};
 pub use hub::{Hub, Hubs};
 pub use limits::Limits;
 pub use metrics::Metrics;
-pub use service::{Outcome, Service};
+pub use service::{Outcome, Retention, Service};

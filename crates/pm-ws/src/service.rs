@@ -52,19 +52,52 @@ impl Outcome {
     }
 }
 
+/// How much history the change log keeps for resuming clients.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// At most this many change-log entries are kept per tenant; older ones are purged as new
+    /// ones commit.
+    pub change_log_max_rows: i64,
+    /// Entries older than this are purged by periodic maintenance.
+    pub change_log_max_age: std::time::Duration,
+    /// Stored replies of processed requests are kept this long.
+    pub idempotency_max_age: std::time::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            change_log_max_rows: 100_000,
+            change_log_max_age: std::time::Duration::from_secs(7 * 24 * 3600),
+            idempotency_max_age: std::time::Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
 pub struct Service {
     tenants: Arc<TenantManager>,
     hubs: Arc<Hubs>,
     metrics: Arc<Metrics>,
+    retention: Retention,
 }
 
 impl Service {
-    pub fn new(tenants: Arc<TenantManager>, hubs: Arc<Hubs>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        tenants: Arc<TenantManager>,
+        hubs: Arc<Hubs>,
+        metrics: Arc<Metrics>,
+        retention: Retention,
+    ) -> Self {
         Self {
             tenants,
             hubs,
             metrics,
+            retention,
         }
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.retention
     }
 
     pub fn tenants(&self) -> &Arc<TenantManager> {
@@ -280,6 +313,11 @@ impl Service {
             response: pm_proto::encode(&reply),
         };
         idempotency::put(&mut tx, &actor.user, request, &stored, at).await?;
+        if let Some(last) = events.last() {
+            // Keep the log within its row budget as it grows: one indexed range delete.
+            let last = i64::try_from(last.seq).unwrap_or(i64::MAX);
+            pm_db::change_log::trim(&mut tx, last - self.retention.change_log_max_rows).await?;
+        }
         tx.commit().await.map_err(pm_db::Error::from)?;
         // Published while `writer` is still held (it drops when this function returns).
         if let Some(hub) = self.hubs.get(&actor.tenant) {

@@ -49,7 +49,10 @@ impl TestApp {
             dir,
             shutdown,
             server: Some(server),
-            signer: Signer::new(&KeyConfig::Hs256 { secret: SECRET.to_vec() }).unwrap(),
+            signer: Signer::new(&KeyConfig::Hs256 {
+                secret: SECRET.to_vec(),
+            })
+            .unwrap(),
         }
     }
 
@@ -82,7 +85,9 @@ impl TestApp {
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
         match self.server.take() {
-            Some(server) => tokio::time::timeout(PATIENCE, server).await.expect("server stops")?,
+            Some(server) => tokio::time::timeout(PATIENCE, server)
+                .await
+                .expect("server stops")?,
             None => Ok(()),
         }
     }
@@ -113,7 +118,9 @@ impl Client {
         request
             .headers_mut()
             .insert("authorization", format!("Bearer {token}").parse().unwrap());
-        let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("connect");
         Self::from_socket(ws).await
     }
 
@@ -131,7 +138,10 @@ impl Client {
     }
 
     pub async fn send_raw(&mut self, bytes: Vec<u8>) {
-        self.ws.send(Message::Binary(bytes.into())).await.expect("send");
+        self.ws
+            .send(Message::Binary(bytes.into()))
+            .await
+            .expect("send");
     }
 
     pub async fn send<R: Request>(&mut self, id: &str, request: R) {
@@ -155,7 +165,9 @@ impl Client {
                 .expect("the connection is open")
                 .expect("a valid frame");
             match frame {
-                Message::Binary(bytes) => return pm_proto::decode_server(&bytes).expect("decodable"),
+                Message::Binary(bytes) => {
+                    return pm_proto::decode_server(&bytes).expect("decodable");
+                }
                 Message::Ping(_) | Message::Pong(_) => continue,
                 other => panic!("unexpected frame {other:?}"),
             }
@@ -164,7 +176,11 @@ impl Client {
 
     /// Reads until the reply to `id`, keeping everything else in the inbox.
     pub async fn reply_to(&mut self, id: &str) -> pb::Reply {
-        if let Some(pos) = self.inbox.iter().position(|m| matches!(&m.message, Some(Server::Reply(r)) if r.request_id == id)) {
+        if let Some(pos) = self
+            .inbox
+            .iter()
+            .position(|m| matches!(&m.message, Some(Server::Reply(r)) if r.request_id == id))
+        {
             if let Some(Server::Reply(r)) = self.inbox.remove(pos).and_then(|m| m.message) {
                 return r;
             }
@@ -184,7 +200,11 @@ impl Client {
         self.call_with_id(&id, request).await
     }
 
-    pub async fn call_with_id<R: Request>(&mut self, id: &str, request: R) -> Result<R::Response, pb::Error> {
+    pub async fn call_with_id<R: Request>(
+        &mut self,
+        id: &str,
+        request: R,
+    ) -> Result<R::Response, pb::Error> {
         self.send(id, request).await;
         let reply = self.reply_to(id).await;
         match reply.result {
@@ -269,7 +289,12 @@ impl Client {
         .unwrap()
     }
 
-    pub async fn create_item(&mut self, project: &pb::Project, kind: pb::WorkItemType, title: &str) -> pb::WorkItem {
+    pub async fn create_item(
+        &mut self,
+        project: &pb::Project,
+        kind: pb::WorkItemType,
+        title: &str,
+    ) -> pb::WorkItem {
         self.ok(pb::CreateWorkItem {
             project_id: project.id.clone(),
             r#type: kind.into(),

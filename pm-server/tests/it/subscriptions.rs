@@ -10,7 +10,9 @@ async fn a_change_reaches_other_subscribers_and_the_sender_gets_it_in_its_reply(
     let app = TestApp::spawn().await;
     let mut alice = app.editor("alice").await;
     let project = alice.create_project("WEB").await;
-    alice.add_member(&project, "bob", pb::ProjectRole::Editor).await;
+    alice
+        .add_member(&project, "bob", pb::ProjectRole::Editor)
+        .await;
     let mut bob = app.editor("bob").await;
     let mut bob_phone = app.editor("bob").await;
     alice.subscribe(&project.id).await;
@@ -30,14 +32,20 @@ async fn a_change_reaches_other_subscribers_and_the_sender_gets_it_in_its_reply(
         )
         .await;
     let reply = alice.reply_to(&id).await;
-    assert_eq!(reply.events.len(), 1, "the sender's reply carries its event");
+    assert_eq!(
+        reply.events.len(),
+        1,
+        "the sender's reply carries its event"
+    );
     let seq = reply.events[0].seq;
     for client in [&mut bob, &mut bob_phone] {
         let event = client.next_event().await;
         assert_eq!(event.seq, seq);
         assert_eq!(event.actor, "alice");
         assert_eq!(event.request_id, id);
-        let Change::WorkItem(item) = change(&event) else { panic!("{event:?}") };
+        let Change::WorkItem(item) = change(&event) else {
+            panic!("{event:?}")
+        };
         assert_eq!(item.title, "Write the docs");
         assert_eq!(item.key, "WEB-1");
     }
@@ -57,11 +65,15 @@ async fn events_reach_only_subscribers_of_that_project() {
     bob.subscribe(&api.id).await;
     let mut idle = app.editor("bob").await; // connected, subscribed to nothing
 
-    alice.create_item(&web, pb::WorkItemType::Task, "Only for WEB").await;
+    alice
+        .create_item(&web, pb::WorkItemType::Task, "Only for WEB")
+        .await;
     bob.assert_no_events().await;
     idle.assert_no_events().await;
 
-    alice.create_item(&api, pb::WorkItemType::Task, "For API").await;
+    alice
+        .create_item(&api, pb::WorkItemType::Task, "For API")
+        .await;
     assert_eq!(bob.drain_events().await.len(), 1);
     idle.assert_no_events().await;
 }
@@ -73,7 +85,9 @@ async fn after_unsubscribing_no_more_events_arrive() {
     let project = alice.create_project("WEB").await;
     let mut watcher = app.client("acme", "boss", TenantRole::Admin).await;
     watcher.subscribe(&project.id).await;
-    alice.create_item(&project, pb::WorkItemType::Task, "Seen").await;
+    alice
+        .create_item(&project, pb::WorkItemType::Task, "Seen")
+        .await;
     assert_eq!(watcher.drain_events().await.len(), 1);
     let r = watcher
         .ok(pb::Unsubscribe {
@@ -81,7 +95,9 @@ async fn after_unsubscribing_no_more_events_arrive() {
         })
         .await;
     assert_eq!(r.project_id, project.id);
-    alice.create_item(&project, pb::WorkItemType::Task, "Not seen").await;
+    alice
+        .create_item(&project, pb::WorkItemType::Task, "Not seen")
+        .await;
     watcher.assert_no_events().await;
 }
 
@@ -97,14 +113,21 @@ async fn only_members_and_tenant_admins_may_subscribe() {
             since: None,
         })
         .await;
-    assert_eq!(code(&err), pb::ErrorCode::NotFound, "a non-member cannot tell the project exists");
+    assert_eq!(
+        code(&err),
+        pb::ErrorCode::NotFound,
+        "a non-member cannot tell the project exists"
+    );
     let err = stranger
         .err(pb::Subscribe {
             project_id: "not-a-uuid".into(),
             since: None,
         })
         .await;
-    assert_eq!((code(&err), err.field.as_str()), (pb::ErrorCode::Validation, "project_id"));
+    assert_eq!(
+        (code(&err), err.field.as_str()),
+        (pb::ErrorCode::Validation, "project_id")
+    );
     let mut admin = app.client("acme", "root", TenantRole::Admin).await;
     assert_eq!(admin.subscribe(&project.id).await.project_id, project.id);
 }
@@ -117,7 +140,10 @@ async fn another_tenant_never_sees_events_even_for_the_same_project_id() {
 
     // Give tenant "other" a project with the very same id (and a member), straight in its file.
     let store = pm_db::TenantManager::new(pm_db::StorageConfig::new(app.dir.path()));
-    let other = store.open(&TenantId::parse("other").unwrap()).await.unwrap();
+    let other = store
+        .open(&TenantId::parse("other").unwrap())
+        .await
+        .unwrap();
     let mut tx = other.begin_write().await.unwrap();
     let now = Timestamp::now();
     let eve = UserId::parse("eve").unwrap();
@@ -156,10 +182,19 @@ async fn another_tenant_never_sees_events_even_for_the_same_project_id() {
     let mut eve = app.client("other", "eve", TenantRole::Editor).await;
     eve.subscribe(&project.id).await;
     alice.subscribe(&project.id).await;
-    alice.create_item(&project, pb::WorkItemType::Task, "Tenant acme only").await;
-    eve.assert_no_events().await;
-    eve.create_item(&pb::Project { id: project.id.clone(), ..Default::default() }, pb::WorkItemType::Task, "Tenant other only")
+    alice
+        .create_item(&project, pb::WorkItemType::Task, "Tenant acme only")
         .await;
+    eve.assert_no_events().await;
+    eve.create_item(
+        &pb::Project {
+            id: project.id.clone(),
+            ..Default::default()
+        },
+        pb::WorkItemType::Task,
+        "Tenant other only",
+    )
+    .await;
     alice.assert_no_events().await;
 }
 
@@ -168,7 +203,9 @@ async fn subscribers_are_told_who_else_is_viewing_including_after_an_abrupt_disc
     let app = TestApp::spawn().await;
     let mut alice = app.editor("alice").await;
     let project = alice.create_project("WEB").await;
-    alice.add_member(&project, "bob", pb::ProjectRole::Viewer).await;
+    alice
+        .add_member(&project, "bob", pb::ProjectRole::Viewer)
+        .await;
     let first = alice.subscribe(&project.id).await;
     assert_eq!(first.viewers, vec!["alice"]);
 
@@ -177,18 +214,25 @@ async fn subscribers_are_told_who_else_is_viewing_including_after_an_abrupt_disc
     assert_eq!(subscribed.viewers, vec!["alice", "bob"]);
     let joined = presence(&mut alice).await;
     assert!(joined.joined);
-    assert_eq!((joined.user_id.as_str(), joined.viewers.clone()), ("bob", vec!["alice".to_owned(), "bob".to_owned()]));
+    assert_eq!(
+        (joined.user_id.as_str(), joined.viewers.clone()),
+        ("bob", vec!["alice".to_owned(), "bob".to_owned()])
+    );
 
     // Bob's connection drops without a goodbye.
     drop(bob);
     let left = presence(&mut alice).await;
     assert!(!left.joined);
-    assert_eq!((left.user_id.as_str(), left.viewers.clone()), ("bob", vec!["alice".to_owned()]));
+    assert_eq!(
+        (left.user_id.as_str(), left.viewers.clone()),
+        ("bob", vec!["alice".to_owned()])
+    );
 }
 
 async fn presence(client: &mut Client) -> pb::Presence {
     loop {
-        if let Some(pb::server_message::Message::Presence(p)) = client.next_message().await.message {
+        if let Some(pb::server_message::Message::Presence(p)) = client.next_message().await.message
+        {
             return p;
         }
     }
