@@ -10,6 +10,13 @@ use crate::config::{Config, JwtAlgorithm};
 /// Name of the development HS256 key inside the data directory.
 pub const DEV_KEY_FILE: &str = "dev-signing-key";
 
+/// Whether the server runs on the generated development key (no secret or RS256 key configured).
+pub fn uses_dev_key(config: &Config) -> bool {
+    config.auth.algorithm == JwtAlgorithm::Hs256
+        && config.auth.secret.is_none()
+        && config.auth.secret_file.is_none()
+}
+
 /// The configured keys. With HS256 and no secret configured, a development key is generated
 /// into the data directory on first use (and reused afterwards), with a warning: never a
 /// hard-coded secret.

@@ -81,9 +81,25 @@ async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen: cannot bind {}", config.listen))?;
+    if pm_server::keys::uses_dev_key(&config) {
+        print_dev_sign_in(&config, listener.local_addr()?)?;
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     pm_server::run(config, listener, shutdown).await
+}
+
+/// On the development key, prints a token for a demo admin so a newcomer can sign in at once.
+fn print_dev_sign_in(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let keys = pm_server::keys::load(config)?;
+    let signer = pm_auth::Signer::new(&keys)?;
+    let tenant = TenantId::parse("demo").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = UserId::parse("demo").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = signer.issue(&tenant, &user, TenantRole::Admin, Duration::from_secs(8 * 3600))?;
+    println!("pm is listening on http://{addr} (WebSocket: ws://{addr}/ws)");
+    println!("Development sign-in for user \"demo\" (admin of tenant \"demo\"), valid 8 hours:");
+    println!("{token}");
+    Ok(())
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

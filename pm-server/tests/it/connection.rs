@@ -1,1 +1,236 @@
+//! How a connection behaves: heartbeats, bad frames, limits, slow readers and shutdown.
 
+use std::time::{Duration, Instant};
+
+use futures_util::SinkExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use pm_core::TenantRole;
+use pm_proto::pb::{self, server_message::Message as Server};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn an_application_ping_gets_a_pong_with_the_server_time() {
+    let app = TestApp::spawn().await;
+    let mut client = app.editor("alice").await;
+    let pong = client.ok(pb::Ping {}).await;
+    assert!(pong.server_time > 0);
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_after_the_idle_timeout() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.heartbeat_interval = Duration::from_millis(50);
+        c.limits.idle_timeout = Duration::from_millis(200);
+    })
+    .await;
+    // A WebSocket client library answers pings while it reads, so a truly silent client is a raw
+    // socket: it performs the handshake, then only reads, never writing a byte.
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let token = app.token("acme", "alice", TenantRole::Editor);
+    let handshake = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Authorization: Bearer {token}\r\n\r\n",
+        app.addr
+    );
+    tcp.write_all(handshake.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(PATIENCE, tcp.read_to_end(&mut received))
+        .await
+        .expect("the server closes the silent connection")
+        .unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    // The last frame is a close frame (opcode 0x8, unmasked) with code 1001 and its reason.
+    let reason = b"idle timeout";
+    let mut close = vec![0x88, u8::try_from(2 + reason.len()).unwrap(), 0x03, 0xE9];
+    close.extend_from_slice(reason);
+    assert!(received.ends_with(&close), "no idle-timeout close frame at the end");
+}
+
+#[tokio::test]
+async fn a_frame_that_does_not_decode_gets_invalid_message_and_the_connection_stays_usable() {
+    let app = TestApp::spawn().await;
+    let mut client = app.editor("alice").await;
+    client.send_raw(vec![0xff, 0xff, 0xff, 0x01, 0x02]).await;
+    let reply = match client.next_message().await.message {
+        Some(Server::Reply(r)) => r,
+        other => panic!("{other:?}"),
+    };
+    let Some(pb::reply::Result::Error(e)) = reply.result else { panic!("expected an error") };
+    assert_eq!(code(&e), pb::ErrorCode::InvalidMessage);
+
+    // A text frame and a message without a command are refused the same way.
+    client.ws.send(Message::Text("hello".into())).await.unwrap();
+    let Some(Server::Reply(r)) = client.next_message().await.message else { panic!() };
+    assert!(matches!(r.result, Some(pb::reply::Result::Error(ref e)) if code(e) == pb::ErrorCode::InvalidMessage));
+    let id = request_id();
+    client.send_raw(pm_proto::encode(&pb::ClientMessage { request_id: id.clone(), command: None })).await;
+    let r = client.reply_to(&id).await;
+    assert!(matches!(r.result, Some(pb::reply::Result::Error(ref e)) if code(e) == pb::ErrorCode::InvalidMessage));
+
+    client.ok(pb::Ping {}).await;
+}
+
+#[tokio::test]
+async fn a_mutation_without_a_uuid_request_id_is_refused_by_field() {
+    let app = TestApp::spawn().await;
+    let mut client = app.editor("alice").await;
+    client
+        .send(
+            "not-a-uuid",
+            pb::CreateProject {
+                key: "WEB".into(),
+                title: "Web".into(),
+                description: String::new(),
+            },
+        )
+        .await;
+    let r = client.reply_to("not-a-uuid").await;
+    let Some(pb::reply::Result::Error(e)) = r.result else { panic!() };
+    assert_eq!((code(&e), e.field.as_str()), (pb::ErrorCode::Validation, "request_id"));
+    let projects = client.ok(pb::ListProjects::default()).await;
+    assert!(projects.projects.is_empty(), "nothing was written");
+}
+
+#[tokio::test]
+async fn an_oversized_frame_closes_that_connection_with_1009_and_the_server_keeps_serving() {
+    let app = TestApp::spawn_with(|c| c.limits.max_frame_bytes = 4 * 1024).await;
+    let mut client = app.editor("alice").await;
+    let huge = pb::CreateProject {
+        key: "WEB".into(),
+        title: "x".into(),
+        description: "y".repeat(16 * 1024),
+    };
+    client.send(&request_id(), huge).await;
+    let frame = read_until_closed(&mut client.ws).await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), 1009);
+    let mut other = app.editor("bob").await;
+    other.ok(pb::Ping {}).await;
+}
+
+#[tokio::test]
+async fn commands_beyond_the_burst_are_rate_limited_and_accepted_again_at_the_sustained_rate() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.commands_per_second = 2;
+        c.limits.command_burst = 3;
+    })
+    .await;
+    let mut client = app.editor("alice").await;
+    let started = Instant::now();
+    let ids: Vec<String> = (0..10).map(|_| request_id()).collect();
+    for id in &ids {
+        client.send(id, pb::Ping {}).await;
+    }
+    let mut accepted = 0;
+    let mut retry_after = Duration::ZERO;
+    for id in &ids {
+        match client.reply_to(id).await.result {
+            Some(pb::reply::Result::Pong(_)) => accepted += 1,
+            Some(pb::reply::Result::Error(e)) => {
+                assert_eq!(code(&e), pb::ErrorCode::RateLimited);
+                assert!(e.retry_after_ms > 0);
+                retry_after = Duration::from_millis(u64::from(e.retry_after_ms));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The burst, plus whatever the sustained rate refilled while the ten were handled.
+    let refilled = (started.elapsed().as_secs_f64() * 2.0).ceil() as usize;
+    assert!(accepted >= 3 && accepted <= 3 + refilled, "accepted {accepted}, refilled {refilled}");
+    assert!(retry_after > Duration::ZERO);
+    // Waiting as long as the server said is enough for the next command.
+    tokio::time::sleep(retry_after).await;
+    client.ok(pb::Ping {}).await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_does_not_delay_a_reading_client_and_is_told_to_resync_or_closed() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.outbound_queue = 8;
+        c.limits.write_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let mut writer = app.editor("alice").await;
+    let project = writer.create_project("WEB").await;
+    let mut reader = app.client("acme", "boss", TenantRole::Admin).await;
+    let mut stuck = app.client("acme", "sloth", TenantRole::Admin).await;
+    reader.subscribe(&project.id).await;
+    stuck.subscribe(&project.id).await;
+
+    // Large events fill the stuck client's socket buffers and then its queue, while the reading
+    // client keeps reading.
+    let description = "lorem ipsum ".repeat(4_000);
+    let count = 120;
+    let reading = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < count {
+            seqs.push(reader.next_event().await.seq);
+        }
+        seqs
+    });
+    for i in 0..count {
+        writer
+            .ok(pb::CreateWorkItem {
+                project_id: project.id.clone(),
+                r#type: pb::WorkItemType::Task.into(),
+                title: format!("Item {i}"),
+                description: description.clone(),
+                ..Default::default()
+            })
+            .await;
+    }
+    let seqs = reading.await.unwrap();
+    assert_eq!(seqs.len(), count, "the reading client got every event");
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, without gaps");
+
+    // The stuck client now reads: after whatever made it into its buffers, it learns it must
+    // resync, or finds its connection closed.
+    let mut told = false;
+    let mut events = 0;
+    loop {
+        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut stuck.ws)).await.unwrap() {
+            Some(Ok(Message::Binary(bytes))) => match pm_proto::decode_server(&bytes).unwrap().message {
+                Some(Server::ResyncRequired(r)) => {
+                    assert_eq!(r.reason, i32::from(pb::ResyncReason::QueueOverflow));
+                    told = true;
+                    break;
+                }
+                Some(Server::Event(_)) => {
+                    events += 1;
+                    assert!(events < count, "the stuck client got everything: nothing overflowed");
+                }
+                _ => {}
+            },
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+            Some(Ok(_)) => {}
+        }
+    }
+    if !told {
+        // Closed instead: that is the other allowed outcome, and the server still serves.
+        writer.ok(pb::Ping {}).await;
+    }
+}
+
+#[tokio::test]
+async fn shutdown_sends_going_away_and_closes_every_connection() {
+    let mut app = TestApp::spawn().await;
+    let mut a = app.editor("alice").await;
+    let mut b = app.client("other", "bob", TenantRole::Viewer).await;
+    a.ok(pb::Ping {}).await;
+    app.stop().await.expect("a clean stop");
+    for client in [&mut a, &mut b] {
+        let going_away = loop {
+            match client.next_message().await.message {
+                Some(Server::GoingAway(g)) => break g,
+                Some(_) => {}
+                None => panic!("empty message"),
+            }
+        };
+        assert!(going_away.reconnect_after_ms > 0);
+        let frame = read_until_closed(&mut client.ws).await.expect("a close frame");
+        assert_eq!(u16::from(frame.code), 1001);
+    }
+}

@@ -39,6 +39,9 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::for_data_dir(dir.path());
         config.auth.secret = Some(SECRET.to_vec());
+        // Tests send commands as fast as they can; the rate limit has its own test.
+        config.limits.commands_per_second = 100_000;
+        config.limits.command_burst = 100_000;
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -313,6 +316,17 @@ impl Client {
             role: role.into(),
         })
         .await;
+    }
+}
+
+/// Reads a socket until the server closes it; returns the close frame if one was sent.
+pub async fn read_until_closed(ws: &mut Socket) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame> {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("closed within the patience") {
+            Some(Ok(Message::Close(frame))) => return frame,
+            None | Some(Err(_)) => return None,
+            Some(Ok(_)) => {}
+        }
     }
 }
 

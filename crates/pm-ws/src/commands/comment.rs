@@ -22,6 +22,25 @@ async fn load(
     Ok((c, item.project_id, role))
 }
 
+/// Attaches the comment's stored state (read in this transaction) to a conflict, so the client can
+/// rebase without a read.
+fn with_current(err: pm_db::Error, current: &Comment, project: pm_core::ProjectId) -> Error {
+    match Error::from(err) {
+        Error::Conflict {
+            message,
+            current_version,
+            ..
+        } => Error::Conflict {
+            message,
+            current_version,
+            current: Some(Box::new(pb::error::Current::Comment(
+                pb::Comment::from_domain(current, project),
+            ))),
+        },
+        other => other,
+    }
+}
+
 pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddComment) -> Result<pb::CommentResponse> {
     let item_id = field::parse(&c.work_item_id, "work_item_id", WorkItemId::parse)?;
     let (item, project) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
@@ -61,20 +80,7 @@ pub(crate) async fn edit(m: &mut Mutation<'_>, c: pb::EditComment) -> Result<pb:
     after.updated_at = m.at;
     let stored = comment::update(&mut m.tx, &after, c.version)
         .await
-        .map_err(|e| match Error::from(e) {
-            Error::Conflict {
-                message,
-                current_version,
-                ..
-            } => Error::Conflict {
-                message,
-                current_version,
-                current: Some(Box::new(pb::error::Current::Comment(
-                    pb::Comment::from_domain(&before, project),
-                ))),
-            },
-            other => other,
-        })?;
+        .map_err(|e| with_current(e, &before, project))?;
     let wire = pb::Comment::from_domain(&stored, project);
     let mut diff = Diff::default();
     diff.field("body", &before.body, &stored.body);
@@ -102,7 +108,9 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteComment) -> Result
     }
     // Authors still need to be able to write in the project (a viewer cannot delete).
     require(&mut m.tx, &m.actor, project, Action::Edit).await?;
-    comment::soft_delete(&mut m.tx, existing.id, c.version, m.at).await?;
+    comment::soft_delete(&mut m.tx, existing.id, c.version, m.at)
+        .await
+        .map_err(|e| with_current(e, &existing, project))?;
     m.record(
         project,
         EntityKind::Comment,

@@ -67,7 +67,21 @@ pub(crate) async fn change_role(
     after.role = role;
     after.updated_at = m.at;
     after.updated_by = m.actor.user.clone();
-    let stored = member::update_role(&mut m.tx, &after, c.version).await?;
+    let stored = member::update_role(&mut m.tx, &after, c.version)
+        .await
+        .map_err(|e| match Error::from(e) {
+            // The client rebases on the stored state, read in this transaction.
+            Error::Conflict {
+                message,
+                current_version: Some(v),
+                current: None,
+            } => Error::Conflict {
+                message,
+                current_version: Some(v),
+                current: Some(Box::new(pb::error::Current::Member((&before).into()))),
+            },
+            other => other,
+        })?;
     let mut diff = Diff::default();
     diff.field("role", &before.role, &stored.role);
     m.record(

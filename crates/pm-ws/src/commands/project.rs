@@ -93,7 +93,9 @@ async fn save(
         .field("title", &before.title, &after.title)
         .field("description", &before.description, &after.description)
         .field("status", &before.status, &after.status);
-    let stored = project::update(&mut m.tx, &after, version).await?;
+    let stored = project::update(&mut m.tx, &after, version)
+        .await
+        .map_err(|e| with_current(e, before))?;
     m.record(
         stored.id,
         EntityKind::Project,
@@ -107,6 +109,23 @@ async fn save(
         project: Some((&stored).into()),
         my_role: pm_proto::WireEnum::to_wire(role),
     })
+}
+
+/// Attaches the project's stored state (read in this transaction) to a stale-version conflict, so
+/// the client can rebase without a read.
+fn with_current(err: pm_db::Error, current: &Project) -> Error {
+    match Error::from(err) {
+        Error::Conflict {
+            message,
+            current_version: Some(v),
+            current: None,
+        } => Error::Conflict {
+            message,
+            current_version: Some(v),
+            current: Some(Box::new(pb::error::Current::Project(current.into()))),
+        },
+        other => other,
+    }
 }
 
 fn project_id(raw: &str) -> Result<ProjectId> {
@@ -185,7 +204,9 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteProject) -> Result
             "the project still has {live} work item(s); delete or move them first"
         )));
     }
-    project::soft_delete(&mut m.tx, p.id, c.version, m.at, &m.actor.user).await?;
+    project::soft_delete(&mut m.tx, p.id, c.version, m.at, &m.actor.user)
+        .await
+        .map_err(|e| with_current(e, &p))?;
     m.record(
         p.id,
         EntityKind::Project,

@@ -91,6 +91,23 @@ pub(crate) async fn create(
     })
 }
 
+/// Attaches the sprint's stored state (read in this transaction) to a conflict, so the client can
+/// rebase without a read.
+fn with_current(err: pm_db::Error, current: &Sprint) -> Error {
+    match Error::from(err) {
+        Error::Conflict {
+            message,
+            current_version,
+            ..
+        } => Error::Conflict {
+            message,
+            current_version,
+            current: Some(Box::new(pb::error::Current::Sprint(current.into()))),
+        },
+        other => other,
+    }
+}
+
 async fn save(
     m: &mut Mutation<'_>,
     before: &Sprint,
@@ -101,21 +118,7 @@ async fn save(
     after.updated_by = m.actor.user.clone();
     let stored = sprint::update(&mut m.tx, &after, version)
         .await
-        .map_err(|e| {
-            let e = Error::from(e);
-            match e {
-                Error::Conflict {
-                    message,
-                    current_version,
-                    ..
-                } => Error::Conflict {
-                    message,
-                    current_version,
-                    current: Some(Box::new(pb::error::Current::Sprint(before.into()))),
-                },
-                other => other,
-            }
-        })?;
+        .map_err(|e| with_current(e, before))?;
     record(m, Some(before), &stored).await?;
     Ok(stored)
 }
@@ -184,7 +187,8 @@ pub(crate) async fn complete(
         "move_open_items_to",
         SprintId::parse,
     )?;
-    let current = sprint::get(&mut m.tx, sprint_id(&c.sprint_id)?).await?;
+    // Access first: whoever may not complete the sprint learns nothing about the target.
+    let current = load(m, &c.sprint_id, Action::ManageSprints).await?;
     if let Some(target) = target {
         let t = match sprint::get(&mut m.tx, target).await {
             Ok(t) if t.project_id == current.project_id && t.id != current.id => t,
@@ -255,7 +259,9 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteSprint) -> Result<
         after.sprint_id = None;
         save_item(m, &item, after, item.version).await?;
     }
-    sprint::soft_delete(&mut m.tx, s.id, c.version, m.at, &m.actor.user).await?;
+    sprint::soft_delete(&mut m.tx, s.id, c.version, m.at, &m.actor.user)
+        .await
+        .map_err(|e| with_current(e, &s))?;
     m.record(
         s.project_id,
         EntityKind::Sprint,

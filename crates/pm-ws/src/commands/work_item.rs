@@ -397,17 +397,20 @@ async fn update_inner(
     if let Some(sprint) = field::string_patch(c.sprint_id.as_ref(), "sprint_id", SprintId::parse)? {
         after.sprint_id = sprint;
     }
-    validate_change(&mut m.tx, &project, &before, &mut after).await?;
+    validate_change(&mut m.tx, &project, &before, &after).await?;
+    // An update names no place in the column: a card that changes column goes to its bottom.
+    if after.status != before.status {
+        after.position = bottom_of(&mut m.tx, project.id, after.status).await?;
+    }
     save(m, &before, after, c.version).await
 }
 
-/// Checks every rule a changed item must satisfy, and moves it to the bottom of its new column
-/// when its status changed without an explicit position.
+/// Checks every rule a changed item must satisfy.
 async fn validate_change(
     conn: &mut SqliteConnection,
     project: &Project,
     before: &WorkItem,
-    after: &mut WorkItem,
+    after: &WorkItem,
 ) -> Result<()> {
     if after.parent_id != before.parent_id || after.item_type != before.item_type {
         match after.parent_id {
@@ -432,9 +435,6 @@ async fn validate_change(
         && let Some(user) = &after.assignee
     {
         check_assignee(conn, project.id, user).await?;
-    }
-    if after.status != before.status && after.position == before.position {
-        after.position = bottom_of(conn, project.id, after.status).await?;
     }
     Ok(())
 }
@@ -470,16 +470,20 @@ async fn move_inner(
     };
     let after_id = neighbour(c.after_id.as_deref(), "after_id")?;
     let before_id = neighbour(c.before_id.as_deref(), "before_id")?;
-    after.position = new_position(&mut m.tx, &after, after_id, before_id).await?;
-    validate_change(&mut m.tx, &project, &before, &mut after).await?;
+    // Positions are only comparable within one column: a card's old key may well equal the key
+    // computed for its place in another column, so the new key is used as computed.
+    after.position = new_position(&mut m.tx, &after, before.status, after_id, before_id).await?;
+    validate_change(&mut m.tx, &project, &before, &after).await?;
     save(m, &before, after, c.version).await
 }
 
-/// The position between the two named neighbours of the target column. With one neighbour the
-/// other is the card next to it; with none the card goes to the bottom.
+/// The position between the two named neighbours of the target column (`item.status`; the item
+/// comes from column `from`). With one neighbour the other is the card next to it; with none the
+/// card goes to the bottom.
 async fn new_position(
     conn: &mut SqliteConnection,
     item: &WorkItem,
+    from: WorkItemStatus,
     above: Option<WorkItemId>,
     below: Option<WorkItemId>,
 ) -> Result<String> {
@@ -522,8 +526,9 @@ async fn new_position(
         }
         (None, None) => {
             let last = work_item::last_position(conn, item.project_id, item.status).await?;
-            // The item may itself be the last card of the column: then it stays where it is.
-            if last.as_deref() == Some(item.position.as_str()) {
+            // The item may itself be the last card of the column: then it stays where it is. (In
+            // another column, an equal key belongs to another card.)
+            if from == item.status && last.as_deref() == Some(item.position.as_str()) {
                 return Ok(item.position.clone());
             }
             (last, None)
@@ -539,6 +544,13 @@ async fn new_position(
 
 pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteWorkItem) -> Result<pb::Deleted> {
     let id = item_id(&c.work_item_id, "work_item_id")?;
+    match delete_inner(m, id, c.version).await {
+        Ok(deleted) => Ok(deleted),
+        Err(e) => Err(with_current(&mut m.tx, id, e).await),
+    }
+}
+
+async fn delete_inner(m: &mut Mutation<'_>, id: WorkItemId, version: i64) -> Result<pb::Deleted> {
     let (item, project) = load(&mut m.tx, &m.actor, id, Action::Delete).await?;
     let children = work_item::count_children(&mut m.tx, item.id).await?;
     if children > 0 {
@@ -548,7 +560,7 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteWorkItem) -> Resul
     }
     check_leaving_sprint(&mut m.tx, item.sprint_id).await?;
     let blocked_before = dependency::blocked_items(&mut m.tx, project.id).await?;
-    work_item::soft_delete(&mut m.tx, item.id, c.version, m.at, &m.actor.user)
+    work_item::soft_delete(&mut m.tx, item.id, version, m.at, &m.actor.user)
         .await
         .map_err(Error::from)?;
     // Its links go with it.
