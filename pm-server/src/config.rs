@@ -89,6 +89,26 @@ pub struct ServeArgs {
     /// [default: 30].
     #[arg(long, env = "PM_MAINTENANCE_INTERVAL_SECS")]
     pub maintenance_interval_secs: Option<u64>,
+    /// Seed the demo tenant (a realistic project) on start, unless it exists already.
+    #[arg(long, env = "PM_DEMO")]
+    pub demo: bool,
+    /// Log format: text (human-readable) or json [default: text].
+    #[arg(long, env = "PM_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter when RUST_LOG is not set, e.g. info or pm_ws=debug,info [default: info].
+    #[arg(long, env = "PM_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+    /// Serve /metrics on this address only (e.g. a private interface) instead of the main one.
+    #[arg(long, env = "PM_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Require `Authorization: Bearer <token>` on /metrics. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "PM_METRICS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 /// The TOML file: every setting optional, names as in `docs/deployment.md`.
@@ -117,6 +137,11 @@ struct FileConfig {
     change_log_max_age_secs: Option<u64>,
     idempotency_max_age_secs: Option<u64>,
     maintenance_interval_secs: Option<u64>,
+    metrics_listen: Option<SocketAddr>,
+    metrics_token: Option<String>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    demo: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +172,18 @@ pub struct Config {
     pub tenant_idle: Duration,
     pub retention: pm_ws::Retention,
     pub maintenance_interval: Duration,
+    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_token: Option<String>,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// Seed the demo tenant on start.
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Config {
@@ -168,6 +205,11 @@ impl Config {
             tenant_idle: Duration::from_secs(600),
             retention: pm_ws::Retention::default(),
             maintenance_interval: Duration::from_secs(30),
+            metrics_listen: None,
+            metrics_token: None,
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            demo: false,
         }
     }
 
@@ -260,8 +302,97 @@ impl Config {
         {
             c.maintenance_interval = Duration::from_secs(secs);
         }
+        c.metrics_listen = serve.metrics_listen.or(file.metrics_listen);
+        c.metrics_token = serve.metrics_token.clone().or(file.metrics_token);
+        c.log_format = match serve.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("log_format: expected text or json, got {other:?}"),
+        };
+        if let Some(level) = serve.log_level.clone().or(file.log_level) {
+            c.log_level = level;
+        }
+        c.demo = serve.demo || file.demo.unwrap_or(false);
         c.validate()?;
         Ok(c)
+    }
+
+    /// Every setting by its name (as in the TOML file and `docs/deployment.md`) with its effective
+    /// value; secrets show only whether they are set. `pm-server config` prints this.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or_else(String::new, |p| p.display().to_string())
+        };
+        let secret = |set: bool| {
+            if set {
+                "(set)".to_owned()
+            } else {
+                String::new()
+            }
+        };
+        let l = &self.limits;
+        vec![
+            ("listen", self.listen.to_string()),
+            ("data_dir", self.data_dir.display().to_string()),
+            (
+                "jwt_algorithm",
+                match self.auth.algorithm {
+                    JwtAlgorithm::Hs256 => "HS256".to_owned(),
+                    JwtAlgorithm::Rs256 => "RS256".to_owned(),
+                },
+            ),
+            ("jwt_secret", secret(self.auth.secret.is_some())),
+            ("jwt_secret_file", path(&self.auth.secret_file)),
+            ("jwt_public_key_file", path(&self.auth.public_key_file)),
+            ("jwt_private_key_file", path(&self.auth.private_key_file)),
+            ("jwt_leeway_secs", self.auth.leeway_secs.to_string()),
+            ("max_frame_bytes", l.max_frame_bytes.to_string()),
+            ("commands_per_second", l.commands_per_second.to_string()),
+            ("command_burst", l.command_burst.to_string()),
+            ("heartbeat_ms", l.heartbeat_interval.as_millis().to_string()),
+            ("idle_timeout_ms", l.idle_timeout.as_millis().to_string()),
+            ("outbound_queue", l.outbound_queue.to_string()),
+            ("write_timeout_ms", l.write_timeout.as_millis().to_string()),
+            ("max_connections", l.max_connections.to_string()),
+            (
+                "max_connections_per_tenant",
+                l.max_connections_per_tenant.to_string(),
+            ),
+            ("max_open_tenants", self.max_open_tenants.to_string()),
+            ("tenant_idle_secs", self.tenant_idle.as_secs().to_string()),
+            (
+                "change_log_max_rows",
+                self.retention.change_log_max_rows.to_string(),
+            ),
+            (
+                "change_log_max_age_secs",
+                self.retention.change_log_max_age.as_secs().to_string(),
+            ),
+            (
+                "idempotency_max_age_secs",
+                self.retention.idempotency_max_age.as_secs().to_string(),
+            ),
+            (
+                "maintenance_interval_secs",
+                self.maintenance_interval.as_secs().to_string(),
+            ),
+            ("demo", self.demo.to_string()),
+            (
+                "log_format",
+                match self.log_format {
+                    LogFormat::Text => "text".to_owned(),
+                    LogFormat::Json => "json".to_owned(),
+                },
+            ),
+            ("log_level", self.log_level.clone()),
+            (
+                "metrics_listen",
+                self.metrics_listen
+                    .map_or_else(String::new, |a| a.to_string()),
+            ),
+            ("metrics_token", secret(self.metrics_token.is_some())),
+        ]
     }
 
     /// Refuses settings that cannot work, naming the setting.
@@ -286,6 +417,9 @@ impl Config {
         }
         if l.idle_timeout <= l.heartbeat_interval {
             bail!("idle_timeout_ms must be longer than heartbeat_ms");
+        }
+        if self.metrics_token.as_deref() == Some("") {
+            bail!("metrics_token must not be empty");
         }
         if self.retention.change_log_max_rows < 1 {
             bail!("change_log_max_rows must be at least 1");

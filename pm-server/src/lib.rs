@@ -1,9 +1,12 @@
 //! The pm server: configuration, routing, the WebSocket upgrade and startup. [`run`] holds the
 //! wiring; `main.rs` only parses the command line, sets up logging, binds and calls it.
 
+pub mod admin;
 pub mod config;
+pub mod demo;
 pub mod keys;
 pub mod maintenance;
+mod metrics;
 mod router;
 mod state;
 mod ws;
@@ -43,6 +46,11 @@ pub async fn run(
         Arc::clone(&metrics),
         config.retention,
     ));
+    if config.demo {
+        demo::seed(&service)
+            .await
+            .context("seeding the demo tenant")?;
+    }
     let connections = TaskTracker::new();
     let state = AppState {
         verifier: Arc::new(verifier),
@@ -57,6 +65,8 @@ pub async fn run(
         ),
         tenants: Arc::clone(&tenants),
         connections: connections.clone(),
+        http_metrics: Arc::default(),
+        metrics_token: config.metrics_token.as_deref().map(Arc::from),
     };
 
     let maintenance = tokio::spawn(maintenance::run(
@@ -67,10 +77,29 @@ pub async fn run(
     ));
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, data_dir = %config.data_dir.display(), "pm listening");
-    axum::serve(listener, router::router(state))
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("metrics_listen: cannot bind {addr}"))?;
+            let app = router::metrics_router(state.clone());
+            let stop = shutdown.clone().cancelled_owned();
+            Some(tokio::spawn(async move {
+                axum::serve(metrics_listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let with_metrics = config.metrics_listen.is_none();
+    axum::serve(listener, router::router(state, with_metrics))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .context("server failed")?;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.await.context("metrics server panicked")??;
+    }
     // The listener is closed; connections saw the same cancellation and are closing.
     connections.close();
     connections.wait().await;

@@ -3,12 +3,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pm_core::{TenantId, TenantRole, UserId};
-use pm_server::config::{Config, ConfigArgs, ServeArgs};
+use pm_server::config::{Config, ConfigArgs, LogFormat, ServeArgs};
 use tokio_util::sync::CancellationToken;
 
 /// pm: a real-time, multi-tenant agile project-management server.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,8 +20,29 @@ enum Command {
     Serve {
         #[command(flatten)]
         common: ConfigArgs,
+        // Boxed: the server's settings make this variant much larger than the others.
         #[command(flatten)]
-        serve: ServeArgs,
+        serve: Box<ServeArgs>,
+    },
+    /// Print the effective configuration (after file, environment and flags), then exit.
+    Config {
+        #[command(flatten)]
+        common: ConfigArgs,
+        #[command(flatten)]
+        serve: Box<ServeArgs>,
+    },
+    /// Apply the database migrations to every tenant under the data directory, then exit.
+    Migrate {
+        #[command(flatten)]
+        common: ConfigArgs,
+    },
+    /// Copy every tenant database, consistently, into DIR (safe while the server runs).
+    Backup {
+        #[command(flatten)]
+        common: ConfigArgs,
+        /// Target directory; must not contain a backup already.
+        #[arg(long, value_name = "DIR")]
+        to: std::path::PathBuf,
     },
     /// Print a token signed with the server's key, for a person or a script to sign in with.
     Token {
@@ -44,18 +65,35 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let secret = std::env::var("PM_JWT_SECRET").ok();
     match cli.command {
         Command::Serve { common, serve } => {
             let config = Config::resolve(&common, &serve, secret)?;
+            init_logging(config.log_format, &config.log_level)?;
             tokio::runtime::Runtime::new()?.block_on(serve_until_signal(config))
+        }
+        Command::Config { common, serve } => {
+            let config = Config::resolve(&common, &serve, secret)?;
+            for (name, value) in config.describe() {
+                println!("{name} = {value:?}");
+            }
+            Ok(())
+        }
+        Command::Migrate { common } => {
+            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            init_logging(config.log_format, &config.log_level)?;
+            let migrated =
+                tokio::runtime::Runtime::new()?.block_on(pm_server::admin::migrate(&config))?;
+            println!("migrated {migrated} tenant database(s)");
+            Ok(())
+        }
+        Command::Backup { common, to } => {
+            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            init_logging(config.log_format, &config.log_level)?;
+            let copied =
+                tokio::runtime::Runtime::new()?.block_on(pm_server::admin::backup(&config, &to))?;
+            println!("backed up {copied} tenant database(s) to {}", to.display());
+            Ok(())
         }
         Command::Token {
             common,
@@ -77,28 +115,59 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Logs go to stderr: human-readable or JSON lines, filtered by RUST_LOG when set, else by the
+/// configured level.
+fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(env) if !env.is_empty() => tracing_subscriber::EnvFilter::try_new(env)?,
+        _ => tracing_subscriber::EnvFilter::try_new(level)
+            .context("log_level is not a valid filter")?,
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}
+
 async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen: cannot bind {}", config.listen))?;
-    if pm_server::keys::uses_dev_key(&config) {
-        print_dev_sign_in(&config, listener.local_addr()?)?;
+    if config.demo || pm_server::keys::uses_dev_key(&config) {
+        print_sign_in(&config, listener.local_addr()?)?;
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     pm_server::run(config, listener, shutdown).await
 }
 
-/// On the development key, prints a token for a demo admin so a newcomer can sign in at once.
-fn print_dev_sign_in(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+/// Prints a sign-in link (the web client reads the token from the fragment) and the token on its
+/// own, for the demo admin, so a newcomer can sign in at once.
+fn print_sign_in(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let keys = pm_server::keys::load(config)?;
-    let signer = pm_auth::Signer::new(&keys)?;
-    let tenant = TenantId::parse("demo").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let user = UserId::parse("demo").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let token = signer.issue(&tenant, &user, TenantRole::Admin, Duration::from_secs(8 * 3600))?;
-    println!("pm is listening on http://{addr} (WebSocket: ws://{addr}/ws)");
-    println!("Development sign-in for user \"demo\" (admin of tenant \"demo\"), valid 8 hours:");
-    println!("{token}");
+    let Ok(signer) = pm_auth::Signer::new(&keys) else {
+        // RS256 without a private key: tokens come from the identity provider.
+        return Ok(());
+    };
+    let tenant = TenantId::parse(pm_server::demo::TENANT).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let user = UserId::parse(pm_server::demo::USER).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = signer.issue(
+        &tenant,
+        &user,
+        TenantRole::Admin,
+        Duration::from_secs(8 * 3600),
+    )?;
+    println!();
+    println!("  pm is listening on http://{addr}  (WebSocket: ws://{addr}/ws)");
+    println!("  Sign in as the demo admin (valid 8 hours):");
+    println!("    http://{addr}/#token={token}");
+    println!("  Token alone, for the API and scripts:");
+    println!("    {token}");
+    println!();
     Ok(())
 }
 

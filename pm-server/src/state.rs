@@ -5,6 +5,8 @@ use pm_db::TenantManager;
 use pm_ws::{Admission, Realtime};
 use tokio_util::task::TaskTracker;
 
+use crate::metrics::HttpMetrics;
+
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -14,4 +16,7 @@ pub struct AppState {
     pub tenants: Arc<TenantManager>,
     /// Upgraded WebSocket connections, so shutdown can wait for them.
     pub connections: TaskTracker,
+    pub http_metrics: Arc<HttpMetrics>,
+    /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<Arc<str>>,
 }

@@ -69,6 +69,8 @@ pub struct Filter {
     pub project_id: Option<ProjectId>,
     pub entity: Option<(EntityKind, String)>,
     pub actor: Option<UserId>,
+    /// Only rows of projects this user is a member of (for callers who do not see every project).
+    pub member: Option<UserId>,
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     /// Only rows with a smaller id (the cursor of the previous page): newest first.
@@ -93,6 +95,11 @@ pub async fn list(conn: &mut SqliteConnection, filter: &Filter) -> Result<Vec<Ac
     }
     if let Some(actor) = &filter.actor {
         q.push(" AND actor = ").push_bind(actor.as_str().to_owned());
+    }
+    if let Some(member) = &filter.member {
+        q.push(" AND project_id IN (SELECT project_id FROM project_members WHERE user_id = ")
+            .push_bind(member.as_str().to_owned())
+            .push(")");
     }
     if let Some(from) = filter.from {
         q.push(" AND at >= ").push_bind(from.as_millis());

@@ -115,6 +115,19 @@ pub async fn head(conn: &mut SqliteConnection) -> Result<i64> {
     .await?)
 }
 
+/// The sequence number of the newest retained change of `project`, if the log still holds one.
+pub async fn last_of_project(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MAX(seq) FROM change_log WHERE project_id = ?")
+            .bind(project.to_string())
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
 /// The smallest sequence number still retained, or `None` when the log is empty. A client whose
 /// `since` is below `oldest - 1` cannot be caught up from the log.
 pub async fn oldest(conn: &mut SqliteConnection) -> Result<Option<i64>> {

@@ -79,6 +79,18 @@ pub async fn list(conn: &mut SqliteConnection, project: ProjectId) -> Result<Vec
     rows.iter().map(from_row).collect()
 }
 
+/// The projects `user` is a member of (live or deleted), for filtering tenant-wide reads.
+pub async fn projects_of(conn: &mut SqliteConnection, user: &UserId) -> Result<Vec<ProjectId>> {
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT project_id FROM project_members WHERE user_id = ?")
+            .bind(user.as_str())
+            .fetch_all(conn)
+            .await?;
+    ids.iter()
+        .map(|id| parse(ProjectId::parse(id), "project_id"))
+        .collect()
+}
+
 /// How many admins the project has.
 pub async fn count_admins(conn: &mut SqliteConnection, project: ProjectId) -> Result<i64> {
     Ok(sqlx::query_scalar(

@@ -117,7 +117,13 @@ impl<'a> Connection<'a> {
         let limits = &realtime.limits;
         let (tx, queue) = mpsc::channel(limits.outbound_queue.max(1));
         let signal = Arc::new(ConnSignal::default());
-        hub.join(id, identity.user.clone(), tx, Arc::clone(&signal));
+        hub.join(
+            id,
+            identity.user.clone(),
+            identity.role == pm_core::TenantRole::Admin,
+            tx,
+            Arc::clone(&signal),
+        );
         Self {
             id,
             socket,

@@ -48,6 +48,8 @@ impl ConnSignal {
 
 struct Member {
     user: UserId,
+    /// Tenant admins see every project whatever their membership.
+    tenant_admin: bool,
     queue: mpsc::Sender<Outbound>,
     signal: Arc<ConnSignal>,
 }
@@ -87,6 +89,7 @@ impl Hub {
         &self,
         conn: ConnId,
         user: UserId,
+        tenant_admin: bool,
         queue: mpsc::Sender<Outbound>,
         signal: Arc<ConnSignal>,
     ) {
@@ -94,6 +97,7 @@ impl Hub {
             conn,
             Member {
                 user,
+                tenant_admin,
                 queue,
                 signal,
             },
@@ -176,6 +180,28 @@ impl Hub {
                     Metrics::add(&self.metrics.events_delivered, 1);
                 }
             }
+            if let Some(pb::change::Change::MemberRemoved(removed)) =
+                event.change.as_ref().and_then(|c| c.change.as_ref())
+            {
+                self.revoke(&mut state, project, &removed.user_id);
+            }
+        }
+    }
+
+    /// Ends the subscriptions to `project` of a user who just stopped being its member (they got
+    /// the removal event itself first). Tenant admins keep theirs: they see every project.
+    fn revoke(&self, state: &mut State, project: ProjectId, user: &str) {
+        let revoked: Vec<(ConnId, UserId)> = state
+            .registry
+            .subscribers(project)
+            .filter_map(|c| {
+                let m = state.members.get(&c)?;
+                (m.user.as_str() == user && !m.tenant_admin).then(|| (c, m.user.clone()))
+            })
+            .collect();
+        for (conn, user) in revoked {
+            state.registry.unsubscribe(conn, project);
+            self.announce(state, project, &user, false, None);
         }
     }
 
@@ -320,7 +346,13 @@ mod tests {
     ) -> (mpsc::Receiver<Outbound>, Arc<ConnSignal>) {
         let (tx, rx) = mpsc::channel(cap);
         let signal = Arc::new(ConnSignal::default());
-        hub.join(conn, UserId::parse(user).unwrap(), tx, Arc::clone(&signal));
+        hub.join(
+            conn,
+            UserId::parse(user).unwrap(),
+            false,
+            tx,
+            Arc::clone(&signal),
+        );
         (rx, signal)
     }
 

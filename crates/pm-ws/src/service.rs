@@ -122,14 +122,20 @@ impl Service {
         origin: Option<ConnId>,
     ) -> Outcome {
         let name = pm_proto::command_name(&command);
+        let started = std::time::Instant::now();
         let outcome = self.dispatch(actor, request_id, command, origin).await;
-        match &outcome.result {
+        let result = match &outcome.result {
             reply::Result::Error(e) => {
                 Metrics::add(&self.metrics.commands_failed, 1);
                 tracing::debug!(command = name, code = e.code, "command refused");
+                outcome_name(e.code)
             }
-            _ => Metrics::add(&self.metrics.commands_ok, 1),
-        }
+            _ => {
+                Metrics::add(&self.metrics.commands_ok, 1);
+                "ok"
+            }
+        };
+        self.metrics.command(name, result, started.elapsed());
         outcome
     }
 
@@ -347,6 +353,22 @@ impl Service {
             .get_or_insert(tenant, u64::try_from(head).unwrap_or_default());
         drop(writer);
         Ok(hub)
+    }
+}
+
+/// The metrics label of an error code.
+fn outcome_name(code: i32) -> &'static str {
+    match pb::ErrorCode::try_from(code).unwrap_or(pb::ErrorCode::Unspecified) {
+        pb::ErrorCode::Validation => "validation",
+        pb::ErrorCode::NotFound => "not_found",
+        pb::ErrorCode::Conflict => "conflict",
+        pb::ErrorCode::PermissionDenied => "permission_denied",
+        pb::ErrorCode::Unauthenticated => "unauthenticated",
+        pb::ErrorCode::RateLimited => "rate_limited",
+        pb::ErrorCode::TooLarge => "too_large",
+        pb::ErrorCode::InvalidMessage => "invalid_message",
+        pb::ErrorCode::Unavailable => "unavailable",
+        pb::ErrorCode::Internal | pb::ErrorCode::Unspecified => "internal",
     }
 }
 

@@ -10,37 +10,74 @@ fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("pm-proto", BTreeSet::from(["pm-core"])),
         ("pm-db", BTreeSet::from(["pm-core"])),
         ("pm-auth", BTreeSet::from(["pm-core"])),
-        ("pm-ws", BTreeSet::from(["pm-core", "pm-proto", "pm-db", "pm-auth"])),
-        ("pm-server", BTreeSet::from(["pm-core", "pm-proto", "pm-db", "pm-auth", "pm-ws"])),
+        (
+            "pm-ws",
+            BTreeSet::from(["pm-core", "pm-proto", "pm-db", "pm-auth"]),
+        ),
+        (
+            "pm-server",
+            BTreeSet::from(["pm-core", "pm-proto", "pm-db", "pm-auth", "pm-ws"]),
+        ),
     ])
 }
 
 /// Crates that would pull IO, a runtime or a wire format into the pure domain.
-const FORBIDDEN_IN_CORE: &[&str] = &["tokio", "sqlx", "axum", "prost", "hyper", "tokio-tungstenite", "serde_json"];
+const FORBIDDEN_IN_CORE: &[&str] = &[
+    "tokio",
+    "sqlx",
+    "axum",
+    "prost",
+    "hyper",
+    "tokio-tungstenite",
+    "serde_json",
+];
 
 #[test]
 fn every_crate_depends_only_in_the_intended_direction() {
     let output = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--manifest-path"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--manifest-path",
+        ])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let allowed = allowed();
     let packages = metadata["packages"].as_array().unwrap();
-    let names: BTreeSet<&str> = packages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, allowed.keys().copied().collect(), "the workspace has exactly the known crates");
+    let names: BTreeSet<&str> = packages
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        allowed.keys().copied().collect(),
+        "the workspace has exactly the known crates"
+    );
     for package in packages {
         let name = package["name"].as_str().unwrap();
         for dep in package["dependencies"].as_array().unwrap() {
             let dep_name = dep["name"].as_str().unwrap();
             let dev_only = dep["kind"].as_str() == Some("dev");
             if names.contains(dep_name) && !dev_only {
-                assert!(allowed[name].contains(dep_name), "{name} must not depend on {dep_name}");
+                assert!(
+                    allowed[name].contains(dep_name),
+                    "{name} must not depend on {dep_name}"
+                );
             }
             if name == "pm-core" && !dev_only {
-                assert!(!FORBIDDEN_IN_CORE.contains(&dep_name), "pm-core must not depend on {dep_name}");
+                assert!(
+                    !FORBIDDEN_IN_CORE.contains(&dep_name),
+                    "pm-core must not depend on {dep_name}"
+                );
             }
         }
     }

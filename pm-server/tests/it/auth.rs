@@ -33,7 +33,10 @@ async fn refusal(app: &TestApp, token: Option<&str>) -> (StatusCode, serde_json:
         Ok(_) => panic!("the connection was accepted"),
         Err(tungstenite::Error::Http(response)) => {
             let body = response.body().clone().unwrap_or_default();
-            (response.status(), serde_json::from_slice(&body).unwrap_or_default())
+            (
+                response.status(),
+                serde_json::from_slice(&body).unwrap_or_default(),
+            )
         }
         Err(other) => panic!("unexpected error {other}"),
     }
@@ -44,10 +47,13 @@ async fn a_valid_token_connects_and_is_welcomed_with_identity_and_limits() {
     let app = TestApp::spawn().await;
     let client = app.client("acme", "alice", TenantRole::Admin).await;
     let w = &client.welcome;
-    assert_eq!((w.tenant_id.as_str(), w.user_id.as_str()), ("acme", "alice"));
+    assert_eq!(
+        (w.tenant_id.as_str(), w.user_id.as_str()),
+        ("acme", "alice")
+    );
     assert_eq!(w.role, i32::from(pb::TenantRole::Admin));
     assert!(!w.server_version.is_empty());
-    let limits = w.limits.clone().unwrap();
+    let limits = w.limits.unwrap();
     assert_eq!(limits.max_frame_bytes, 1024 * 1024);
     assert!(limits.commands_per_second > 0 && limits.heartbeat_interval_ms > 0);
     assert!(w.token_expires_at > Timestamp::now().as_millis());
@@ -64,20 +70,49 @@ async fn a_missing_token_is_refused_with_401_before_the_upgrade() {
 #[tokio::test]
 async fn expired_wrongly_signed_and_malformed_tokens_are_refused_with_401() {
     let app = TestApp::spawn().await;
-    let ours = Signer::new(&KeyConfig::Hs256 { secret: SECRET.to_vec() }).unwrap();
+    let ours = Signer::new(&KeyConfig::Hs256 {
+        secret: SECRET.to_vec(),
+    })
+    .unwrap();
     let two_hours_ago = Timestamp::now().plus_millis(-2 * 3_600_000);
     let expired = ours
-        .issue_at(&acme(), &alice(), TenantRole::Editor, Duration::from_secs(3600), two_hours_ago)
+        .issue_at(
+            &acme(),
+            &alice(),
+            TenantRole::Editor,
+            Duration::from_secs(3600),
+            two_hours_ago,
+        )
         .unwrap();
-    let other_key = Signer::new(&KeyConfig::Hs256 { secret: b"another-secret-that-is-also-long-enough".to_vec() })
-        .unwrap()
-        .issue(&acme(), &alice(), TenantRole::Editor, Duration::from_secs(3600))
+    let other_key = Signer::new(&KeyConfig::Hs256 {
+        secret: b"another-secret-that-is-also-long-enough".to_vec(),
+    })
+    .unwrap()
+    .issue(
+        &acme(),
+        &alice(),
+        TenantRole::Editor,
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let valid = ours
+        .issue(
+            &acme(),
+            &alice(),
+            TenantRole::Editor,
+            Duration::from_secs(3600),
+        )
         .unwrap();
-    let valid = ours.issue(&acme(), &alice(), TenantRole::Editor, Duration::from_secs(3600)).unwrap();
     let mut tampered = valid.clone();
     tampered.pop();
     tampered.push(if valid.ends_with('A') { 'B' } else { 'A' });
-    for token in [expired.as_str(), other_key.as_str(), tampered.as_str(), "garbage", "a.b.c"] {
+    for token in [
+        expired.as_str(),
+        other_key.as_str(),
+        tampered.as_str(),
+        "garbage",
+        "a.b.c",
+    ] {
         let (status, _) = refusal(&app, Some(token)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{token}");
     }
@@ -91,7 +126,12 @@ async fn a_token_of_another_algorithm_or_none_is_refused() {
         private_key_pem: Some(std::fs::read(format!("{KEYS}/rsa-a-private.pem")).unwrap()),
     })
     .unwrap()
-    .issue(&acme(), &alice(), TenantRole::Editor, Duration::from_secs(3600))
+    .issue(
+        &acme(),
+        &alice(),
+        TenantRole::Editor,
+        Duration::from_secs(3600),
+    )
     .unwrap();
     let (status, _) = refusal(&app, Some(&rs256)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -103,7 +143,9 @@ async fn a_token_of_another_algorithm_or_none_is_refused() {
     let none = format!(
         "{}.{}.",
         b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
-        b64.encode(format!(r#"{{"sub":"alice","tenant_id":"acme","role":"admin","exp":{exp}}}"#))
+        b64.encode(format!(
+            r#"{{"sub":"alice","tenant_id":"acme","role":"admin","exp":{exp}}}"#
+        ))
     );
     let (status, _) = refusal(&app, Some(&none)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -122,7 +164,12 @@ async fn an_rs256_server_accepts_its_key_and_refuses_another_key() {
             private_key_pem: Some(std::fs::read(format!("{KEYS}/rsa-{pair}-private.pem")).unwrap()),
         })
         .unwrap()
-        .issue(&acme(), &alice(), TenantRole::Editor, Duration::from_secs(3600))
+        .issue(
+            &acme(),
+            &alice(),
+            TenantRole::Editor,
+            Duration::from_secs(3600),
+        )
         .unwrap()
     };
     let client = Client::connect(&app.ws_url(), &sign_with("a")).await;
@@ -134,7 +181,12 @@ async fn an_rs256_server_accepts_its_key_and_refuses_another_key() {
         secret: std::fs::read(format!("{KEYS}/rsa-a-public.pem")).unwrap(),
     })
     .unwrap()
-    .issue(&acme(), &alice(), TenantRole::Admin, Duration::from_secs(3600))
+    .issue(
+        &acme(),
+        &alice(),
+        TenantRole::Admin,
+        Duration::from_secs(3600),
+    )
     .unwrap();
     let (status, _) = refusal(&app, Some(&confused)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -145,10 +197,13 @@ async fn a_browser_can_send_its_token_as_a_subprotocol_and_gets_pm_v1_back() {
     let app = TestApp::spawn().await;
     let token = app.token("acme", "alice", TenantRole::Editor);
     let mut request = app.ws_url().into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("sec-websocket-protocol", format!("pm.v1, bearer.{token}").parse().unwrap());
-    let (ws, response) = tokio_tungstenite::connect_async(request).await.expect("connect");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("pm.v1, bearer.{token}").parse().unwrap(),
+    );
+    let (ws, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
     assert_eq!(response.headers()["sec-websocket-protocol"], "pm.v1");
     let mut client = Client::from_socket(ws).await;
     assert_eq!(client.welcome.user_id, "alice");

@@ -136,7 +136,10 @@ async fn a_member_adds_edits_and_deletes_comments_and_the_list_follows() {
         ),
         (item.id.as_str(), web.id.as_str(), "alice")
     );
-    assert_eq!(first.body, "# Plan\n\n- first\n- second\n", "markdown kept as written");
+    assert_eq!(
+        first.body, "# Plan\n\n- first\n- second\n",
+        "markdown kept as written"
+    );
     assert_eq!(first.version, 1);
     assert_eq!(
         change(&bob.next_event().await),
@@ -148,7 +151,10 @@ async fn a_member_adds_edits_and_deletes_comments_and_the_list_follows() {
         change(&alice.next_event().await),
         &Change::Comment(second.clone())
     );
-    assert_eq!(comments(&mut bob, &item).await, [first.clone(), second.clone()]);
+    assert_eq!(
+        comments(&mut bob, &item).await,
+        [first.clone(), second.clone()]
+    );
 
     let edited = alice
         .ok(edit(&first, "Plan, revised"))
@@ -166,7 +172,10 @@ async fn a_member_adds_edits_and_deletes_comments_and_the_list_follows() {
         change(&bob.next_event().await),
         &Change::Comment(expected.clone())
     );
-    assert_eq!(comments(&mut alice, &item).await, [expected, second.clone()]);
+    assert_eq!(
+        comments(&mut alice, &item).await,
+        [expected, second.clone()]
+    );
 
     let deleted = bob.ok(delete(&second)).await;
     assert_eq!(deleted.id, second.id);
@@ -472,14 +481,7 @@ async fn comments_of_an_archived_project_are_read_only() {
         delete(&mine).into(),
     ];
     for command in mutations {
-        assert_command_refused(
-            &mut alice,
-            command,
-            ErrorCode::Conflict,
-            &mut watcher,
-            &web,
-        )
-        .await;
+        assert_command_refused(&mut alice, command, ErrorCode::Conflict, &mut watcher, &web).await;
     }
     assert_eq!(comments(&mut alice, &item).await, [mine]);
 }

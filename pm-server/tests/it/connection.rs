@@ -3,9 +3,9 @@
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use pm_core::TenantRole;
 use pm_proto::pb::{self, server_message::Message as Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
@@ -47,7 +47,10 @@ async fn a_silent_client_is_closed_after_the_idle_timeout() {
     let reason = b"idle timeout";
     let mut close = vec![0x88, u8::try_from(2 + reason.len()).unwrap(), 0x03, 0xE9];
     close.extend_from_slice(reason);
-    assert!(received.ends_with(&close), "no idle-timeout close frame at the end");
+    assert!(
+        received.ends_with(&close),
+        "no idle-timeout close frame at the end"
+    );
 }
 
 #[tokio::test]
@@ -59,17 +62,30 @@ async fn a_frame_that_does_not_decode_gets_invalid_message_and_the_connection_st
         Some(Server::Reply(r)) => r,
         other => panic!("{other:?}"),
     };
-    let Some(pb::reply::Result::Error(e)) = reply.result else { panic!("expected an error") };
+    let Some(pb::reply::Result::Error(e)) = reply.result else {
+        panic!("expected an error")
+    };
     assert_eq!(code(&e), pb::ErrorCode::InvalidMessage);
 
     // A text frame and a message without a command are refused the same way.
     client.ws.send(Message::Text("hello".into())).await.unwrap();
-    let Some(Server::Reply(r)) = client.next_message().await.message else { panic!() };
-    assert!(matches!(r.result, Some(pb::reply::Result::Error(ref e)) if code(e) == pb::ErrorCode::InvalidMessage));
+    let Some(Server::Reply(r)) = client.next_message().await.message else {
+        panic!()
+    };
+    assert!(
+        matches!(r.result, Some(pb::reply::Result::Error(ref e)) if code(e) == pb::ErrorCode::InvalidMessage)
+    );
     let id = request_id();
-    client.send_raw(pm_proto::encode(&pb::ClientMessage { request_id: id.clone(), command: None })).await;
+    client
+        .send_raw(pm_proto::encode(&pb::ClientMessage {
+            request_id: id.clone(),
+            command: None,
+        }))
+        .await;
     let r = client.reply_to(&id).await;
-    assert!(matches!(r.result, Some(pb::reply::Result::Error(ref e)) if code(e) == pb::ErrorCode::InvalidMessage));
+    assert!(
+        matches!(r.result, Some(pb::reply::Result::Error(ref e)) if code(e) == pb::ErrorCode::InvalidMessage)
+    );
 
     client.ok(pb::Ping {}).await;
 }
@@ -89,8 +105,13 @@ async fn a_mutation_without_a_uuid_request_id_is_refused_by_field() {
         )
         .await;
     let r = client.reply_to("not-a-uuid").await;
-    let Some(pb::reply::Result::Error(e)) = r.result else { panic!() };
-    assert_eq!((code(&e), e.field.as_str()), (pb::ErrorCode::Validation, "request_id"));
+    let Some(pb::reply::Result::Error(e)) = r.result else {
+        panic!()
+    };
+    assert_eq!(
+        (code(&e), e.field.as_str()),
+        (pb::ErrorCode::Validation, "request_id")
+    );
     let projects = client.ok(pb::ListProjects::default()).await;
     assert!(projects.projects.is_empty(), "nothing was written");
 }
@@ -105,7 +126,9 @@ async fn an_oversized_frame_closes_that_connection_with_1009_and_the_server_keep
         description: "y".repeat(16 * 1024),
     };
     client.send(&request_id(), huge).await;
-    let frame = read_until_closed(&mut client.ws).await.expect("a close frame");
+    let frame = read_until_closed(&mut client.ws)
+        .await
+        .expect("a close frame");
     assert_eq!(u16::from(frame.code), 1009);
     let mut other = app.editor("bob").await;
     other.ok(pb::Ping {}).await;
@@ -139,7 +162,10 @@ async fn commands_beyond_the_burst_are_rate_limited_and_accepted_again_at_the_su
     }
     // The burst, plus whatever the sustained rate refilled while the ten were handled.
     let refilled = (started.elapsed().as_secs_f64() * 2.0).ceil() as usize;
-    assert!(accepted >= 3 && accepted <= 3 + refilled, "accepted {accepted}, refilled {refilled}");
+    assert!(
+        accepted >= 3 && accepted <= 3 + refilled,
+        "accepted {accepted}, refilled {refilled}"
+    );
     assert!(retry_after > Duration::ZERO);
     // Waiting as long as the server said is enough for the next command.
     tokio::time::sleep(retry_after).await;
@@ -147,7 +173,8 @@ async fn commands_beyond_the_burst_are_rate_limited_and_accepted_again_at_the_su
 }
 
 #[tokio::test]
-async fn a_client_that_never_reads_does_not_delay_a_reading_client_and_is_told_to_resync_or_closed() {
+async fn a_client_that_never_reads_does_not_delay_a_reading_client_and_is_told_to_resync_or_closed()
+{
     let app = TestApp::spawn_with(|c| {
         c.limits.outbound_queue = 8;
         c.limits.write_timeout = Duration::from_secs(2);
@@ -184,26 +211,37 @@ async fn a_client_that_never_reads_does_not_delay_a_reading_client_and_is_told_t
     }
     let seqs = reading.await.unwrap();
     assert_eq!(seqs.len(), count, "the reading client got every event");
-    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "in order, without gaps");
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "in order, without gaps"
+    );
 
     // The stuck client now reads: after whatever made it into its buffers, it learns it must
     // resync, or finds its connection closed.
     let mut told = false;
     let mut events = 0;
     loop {
-        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut stuck.ws)).await.unwrap() {
-            Some(Ok(Message::Binary(bytes))) => match pm_proto::decode_server(&bytes).unwrap().message {
-                Some(Server::ResyncRequired(r)) => {
-                    assert_eq!(r.reason, i32::from(pb::ResyncReason::QueueOverflow));
-                    told = true;
-                    break;
+        match tokio::time::timeout(PATIENCE, futures_util::StreamExt::next(&mut stuck.ws))
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Binary(bytes))) => {
+                match pm_proto::decode_server(&bytes).unwrap().message {
+                    Some(Server::ResyncRequired(r)) => {
+                        assert_eq!(r.reason, i32::from(pb::ResyncReason::QueueOverflow));
+                        told = true;
+                        break;
+                    }
+                    Some(Server::Event(_)) => {
+                        events += 1;
+                        assert!(
+                            events < count,
+                            "the stuck client got everything: nothing overflowed"
+                        );
+                    }
+                    _ => {}
                 }
-                Some(Server::Event(_)) => {
-                    events += 1;
-                    assert!(events < count, "the stuck client got everything: nothing overflowed");
-                }
-                _ => {}
-            },
+            }
             Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
             Some(Ok(_)) => {}
         }
@@ -230,7 +268,9 @@ async fn shutdown_sends_going_away_and_closes_every_connection() {
             }
         };
         assert!(going_away.reconnect_after_ms > 0);
-        let frame = read_until_closed(&mut client.ws).await.expect("a close frame");
+        let frame = read_until_closed(&mut client.ws)
+            .await
+            .expect("a close frame");
         assert_eq!(u16::from(frame.code), 1001);
     }
 }

@@ -179,14 +179,15 @@ impl Client {
 
     /// Reads until the reply to `id`, keeping everything else in the inbox.
     pub async fn reply_to(&mut self, id: &str) -> pb::Reply {
-        if let Some(pos) = self
+        let queued = self
             .inbox
             .iter()
-            .position(|m| matches!(&m.message, Some(Server::Reply(r)) if r.request_id == id))
+            .position(|m| matches!(&m.message, Some(Server::Reply(r)) if r.request_id == id));
+        if let Some(Server::Reply(r)) = queued
+            .and_then(|pos| self.inbox.remove(pos))
+            .and_then(|m| m.message)
         {
-            if let Some(Server::Reply(r)) = self.inbox.remove(pos).and_then(|m| m.message) {
-                return r;
-            }
+            return r;
         }
         loop {
             let m = self.read().await;
@@ -320,9 +321,14 @@ impl Client {
 }
 
 /// Reads a socket until the server closes it; returns the close frame if one was sent.
-pub async fn read_until_closed(ws: &mut Socket) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame> {
+pub async fn read_until_closed(
+    ws: &mut Socket,
+) -> Option<tokio_tungstenite::tungstenite::protocol::CloseFrame> {
     loop {
-        match tokio::time::timeout(PATIENCE, ws.next()).await.expect("closed within the patience") {
+        match tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("closed within the patience")
+        {
             Some(Ok(Message::Close(frame))) => return frame,
             None | Some(Err(_)) => return None,
             Some(Ok(_)) => {}

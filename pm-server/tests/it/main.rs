@@ -9,6 +9,7 @@ mod comments;
 mod connection;
 mod dependencies;
 mod members;
+mod ops;
 mod projects;
 mod sprints;
 mod subscriptions;

@@ -166,7 +166,12 @@ async fn creating_a_project_makes_the_creator_its_admin_with_the_five_default_la
             ("Done", Status::Done, 4),
         ]
     );
-    assert!(snapshot.swim_lanes.iter().all(|l| l.project_id == project.id));
+    assert!(
+        snapshot
+            .swim_lanes
+            .iter()
+            .all(|l| l.project_id == project.id)
+    );
     assert!(snapshot.work_items.is_empty() && snapshot.sprints.is_empty());
     assert_eq!(get(&mut alice, &project.id).await, created);
 }
@@ -212,7 +217,10 @@ async fn an_admin_changes_title_description_and_key_and_item_keys_follow() {
         .await
         .project
         .unwrap();
-    assert_eq!((rekeyed.key.as_str(), rekeyed.title.as_str()), ("SHOP", "Shop"));
+    assert_eq!(
+        (rekeyed.key.as_str(), rekeyed.title.as_str()),
+        ("SHOP", "Shop")
+    );
     assert_eq!(rekeyed.version, 3);
     assert_eq!(get(&mut alice, "SHOP").await.project, Some(rekeyed.clone()));
     let err = alice
@@ -228,7 +236,10 @@ async fn an_admin_changes_title_description_and_key_and_item_keys_follow() {
         .await
         .work_item
         .unwrap();
-    assert_eq!((by_new_key.id.as_str(), by_new_key.key.as_str()), (item.id.as_str(), "SHOP-1"));
+    assert_eq!(
+        (by_new_key.id.as_str(), by_new_key.key.as_str()),
+        (item.id.as_str(), "SHOP-1")
+    );
     let err = alice
         .err(pb::GetWorkItem {
             work_item: "WEB-1".into(),
@@ -311,14 +322,7 @@ async fn an_archived_project_is_read_only_until_it_is_unarchived() {
         .into(),
     ];
     for command in content {
-        assert_command_refused(
-            &mut alice,
-            command,
-            ErrorCode::Conflict,
-            &mut watcher,
-            &web,
-        )
-        .await;
+        assert_command_refused(&mut alice, command, ErrorCode::Conflict, &mut watcher, &web).await;
     }
 
     let active = alice

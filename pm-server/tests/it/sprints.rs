@@ -4,8 +4,8 @@
 use pm_core::TenantRole;
 use pm_proto::Request;
 use pm_proto::pb::{
-    self, ErrorCode, SprintStatus, WorkItemStatus as Status, WorkItemType as Type,
-    change::Change, client_message::Command, error::Current,
+    self, ErrorCode, SprintStatus, WorkItemStatus as Status, WorkItemType as Type, change::Change,
+    client_message::Command, error::Current,
 };
 
 use crate::helpers::*;
@@ -37,11 +37,7 @@ fn new_sprint(project: &pb::Project, name: &str) -> pb::CreateSprint {
 }
 
 async fn create_sprint(client: &mut Client, project: &pb::Project, name: &str) -> pb::Sprint {
-    client
-        .ok(new_sprint(project, name))
-        .await
-        .sprint
-        .unwrap()
+    client.ok(new_sprint(project, name)).await.sprint.unwrap()
 }
 
 async fn start(client: &mut Client, sprint: &pb::Sprint) -> pb::Sprint {
@@ -182,7 +178,10 @@ async fn a_sprint_is_created_listed_updated_and_its_dates_cleared() {
         (sprint.name.as_str(), sprint.goal.as_str()),
         ("Sprint 1", "Ship checkout")
     );
-    assert_eq!((sprint.starts_at, sprint.ends_at), (Some(MAY_1), Some(MAY_15)));
+    assert_eq!(
+        (sprint.starts_at, sprint.ends_at),
+        (Some(MAY_1), Some(MAY_15))
+    );
     assert_eq!(sprint.status(), SprintStatus::Planned);
     assert_eq!(sprint.version, 1);
     assert_eq!(sprint.created_by, "alice");
@@ -231,7 +230,10 @@ async fn a_sprint_is_created_listed_updated_and_its_dates_cleared() {
         .unwrap();
     assert_eq!((undated.starts_at, undated.ends_at), (None, None));
     assert_eq!(undated.version, 3);
-    assert_eq!(detail(&mut alice, &sprint).await.sprint, Some(undated.clone()));
+    assert_eq!(
+        detail(&mut alice, &sprint).await.sprint,
+        Some(undated.clone())
+    );
     let events = watcher.drain_events().await;
     assert_eq!(events.len(), 3);
     assert_eq!(change(&events[2]), &Change::Sprint(undated));
@@ -241,7 +243,9 @@ async fn a_sprint_is_created_listed_updated_and_its_dates_cleared() {
         .ok(pb::UpdateSprint {
             sprint_id: sprint.id.clone(),
             version: 3,
-            ends_at: Some(pb::TimePatch { value: Some(MAY_15) }),
+            ends_at: Some(pb::TimePatch {
+                value: Some(MAY_15),
+            }),
             ..Default::default()
         })
         .await
@@ -345,7 +349,10 @@ async fn completing_a_sprint_moves_its_unfinished_items_to_the_backlog() {
     let stored = completed.sprint.unwrap();
     assert_eq!(stored.status(), SprintStatus::Completed);
     assert_eq!(stored.version, sprint.version + 1);
-    assert_eq!(keys(&completed.moved), [todo.key.as_str(), doing.key.as_str()]);
+    assert_eq!(
+        keys(&completed.moved),
+        [todo.key.as_str(), doing.key.as_str()]
+    );
     for moved in &completed.moved {
         assert_eq!(moved.sprint_id, None, "{moved:?}");
         assert_eq!(item(&mut alice, &moved.id).await, *moved);
@@ -390,8 +397,15 @@ async fn completing_a_sprint_can_move_its_unfinished_items_to_a_planned_sprint()
         .await;
     assert_eq!(completed.moved.len(), 1);
     assert_eq!(completed.moved[0].id, open.id);
-    assert_eq!(completed.moved[0].sprint_id.as_deref(), Some(next.id.as_str()));
-    assert_eq!(completed.moved[0].status(), Status::Review, "the status stays");
+    assert_eq!(
+        completed.moved[0].sprint_id.as_deref(),
+        Some(next.id.as_str())
+    );
+    assert_eq!(
+        completed.moved[0].status(),
+        Status::Review,
+        "the status stays"
+    );
     let planned = detail(&mut alice, &next).await;
     assert_eq!(planned.work_items, completed.moved);
     assert_eq!((planned.total_points, planned.item_count), (8, 1));
@@ -617,9 +631,7 @@ async fn a_completed_sprint_and_the_items_it_holds_are_read_only() {
         .sprint
         .unwrap();
     let next = create_sprint(&mut alice, &web, "Sprint 2").await;
-    let loose = alice
-        .create_item(&web, Type::Task, "In the backlog")
-        .await;
+    let loose = alice.create_item(&web, Type::Task, "In the backlog").await;
     watcher.drain_events().await;
 
     let version = sprint.version;
@@ -810,9 +822,25 @@ async fn a_sprint_is_read_with_its_items_and_point_totals() {
         item_in(&mut alice, &web, &sprint, "Todo", Status::Todo, Some(5)).await,
         item_in(&mut alice, &web, &sprint, "Unsized", Status::Todo, None).await,
         item_in(&mut alice, &web, &sprint, "Review", Status::Review, Some(8)).await,
-        item_in(&mut alice, &web, &sprint, "Also done", Status::Done, Some(0)).await,
+        item_in(
+            &mut alice,
+            &web,
+            &sprint,
+            "Also done",
+            Status::Done,
+            Some(0),
+        )
+        .await,
     ];
-    item_in(&mut alice, &web, &other, "Elsewhere", Status::Done, Some(13)).await;
+    item_in(
+        &mut alice,
+        &web,
+        &other,
+        "Elsewhere",
+        Status::Done,
+        Some(13),
+    )
+    .await;
     alice.create_item(&web, Type::Task, "Backlog").await;
 
     let read = detail(&mut alice, &sprint).await;
@@ -1078,7 +1106,10 @@ async fn viewers_are_refused_every_sprint_change_and_editors_only_plan() {
             )
             .await;
         }
-        assert_eq!(detail(&mut viewer, &active).await.sprint, Some(active.clone()));
+        assert_eq!(
+            detail(&mut viewer, &active).await.sprint,
+            Some(active.clone())
+        );
     }
 
     let mut ed = app.editor("ed").await;

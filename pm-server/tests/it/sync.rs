@@ -734,7 +734,11 @@ async fn a_client_whose_queue_overflows_is_told_to_resync_and_a_reading_client_m
         written[..got.len()],
         "in order and gap-free up to the cut"
     );
-    eprintln!("OUTCOME got={} resync={}", got.len(), matches!(cut, Cut::Resync(_)));
+    eprintln!(
+        "OUTCOME got={} resync={}",
+        got.len(),
+        matches!(cut, Cut::Resync(_))
+    );
     let Cut::Resync(resync) = cut else {
         return; // The server closed the connection: allowed by the overflow policy.
     };

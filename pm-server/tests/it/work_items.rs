@@ -149,12 +149,19 @@ async fn a_work_item_can_be_created_with_every_field_set() {
     assert_eq!(story.sprint_id.as_deref(), Some(sprint.id.as_str()));
     assert!(!story.position.is_empty());
     assert_eq!(story.version, 1);
-    assert_eq!((story.created_by.as_str(), story.updated_by.as_str()), ("alice", "alice"));
+    assert_eq!(
+        (story.created_by.as_str(), story.updated_by.as_str()),
+        ("alice", "alice")
+    );
     assert_eq!(story.created_at, story.updated_at);
     assert!(!story.blocked);
     assert_eq!(story.logged_ms, 0);
 
-    assert_eq!(current(&mut alice, &story).await, story, "read back as created");
+    assert_eq!(
+        current(&mut alice, &story).await,
+        story,
+        "read back as created"
+    );
     let event = watcher.next_event().await;
     assert_eq!(change(&event), &Change::WorkItem(story.clone()));
     assert_eq!(event.actor, "alice");
@@ -181,7 +188,10 @@ async fn a_work_item_created_with_only_the_required_fields_gets_the_defaults() {
     assert_eq!(task.description, "");
     let second = alice.create_item(&web, Type::Task, "Second").await;
     assert_eq!(second.key, "WEB-2");
-    assert!(second.position > task.position, "new cards go to the bottom");
+    assert!(
+        second.position > task.position,
+        "new cards go to the bottom"
+    );
     let longest = "é".repeat(200);
     assert_eq!(
         alice.create_item(&web, Type::Task, &longest).await.title,
@@ -254,7 +264,10 @@ async fn an_update_changes_exactly_the_fields_it_names() {
         .await
         .work_item
         .unwrap();
-    assert_eq!((moved.status(), moved.r#type()), (Status::Todo, Type::Story));
+    assert_eq!(
+        (moved.status(), moved.r#type()),
+        (Status::Todo, Type::Story)
+    );
     assert_eq!(
         keys(&column(&mut alice, &web, Status::Todo).await),
         [first_in_todo.key.as_str(), "WEB-1"]
@@ -560,7 +573,9 @@ async fn a_card_moved_to_the_bottom_of_another_column_never_shares_a_position() 
     let app = spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     // The first card of every column gets the same key.
-    let card = alice.create_item(&web, Type::Task, "Only backlog card").await;
+    let card = alice
+        .create_item(&web, Type::Task, "Only backlog card")
+        .await;
     let todo = create(
         &mut alice,
         pb::CreateWorkItem {
@@ -1015,7 +1030,11 @@ async fn paging_with_a_cursor_returns_every_item_exactly_once() {
     let (mut alice, web, _watcher) = board(&app).await;
     let mut expected = Vec::new();
     for n in 1..=23 {
-        let status = if n % 2 == 0 { Status::Todo } else { Status::Done };
+        let status = if n % 2 == 0 {
+            Status::Todo
+        } else {
+            Status::Done
+        };
         let item = create(
             &mut alice,
             pb::CreateWorkItem {
@@ -1745,7 +1764,10 @@ async fn a_replayed_request_id_returns_the_original_reply_and_writes_once() {
         priority: Some(Priority::High.into()),
         ..Default::default()
     };
-    let updated = alice.call_with_id(&update_id, update.clone()).await.unwrap();
+    let updated = alice
+        .call_with_id(&update_id, update.clone())
+        .await
+        .unwrap();
     let mut reconnected = app.editor("alice").await;
     let replayed = reconnected
         .call_with_id(&update_id, update.clone())
@@ -1806,9 +1828,13 @@ async fn two_subscribers_see_each_others_changes_and_outsiders_see_nothing() {
     let app = spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     alice.add_member(&web, "bob", pb::ProjectRole::Editor).await;
-    alice.add_member(&web, "carol", pb::ProjectRole::Editor).await;
+    alice
+        .add_member(&web, "carol", pb::ProjectRole::Editor)
+        .await;
     let api = alice.create_project("API").await;
-    alice.add_member(&api, "dave", pb::ProjectRole::Viewer).await;
+    alice
+        .add_member(&api, "dave", pb::ProjectRole::Viewer)
+        .await;
     alice.subscribe(&web.id).await;
     let mut bob = app.editor("bob").await;
     bob.subscribe(&web.id).await;

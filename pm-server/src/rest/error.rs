@@ -1,0 +1,217 @@
+//! The one mapping from every failure of the REST API to HTTP: a status and
+//! `{"error": {"code", "message", "field"}}`. Codes are stable and match the protocol's `ErrorCode`
+//! names; messages are for people. Internal causes are logged here, once, and never sent.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error response of the API.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"error": {"code": "validation", "message": "expected a number", "field": "limit"}}))]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// Stable, machine-readable: `validation` (400), `unauthenticated` (401),
+    /// `permission_denied` (403), `not_found` (404), `method_not_allowed` (405),
+    /// `resync_required` (410), `rate_limited` (429), `internal` (500), `unavailable` (503).
+    #[schema(schema_with = code_schema)]
+    pub code: &'static str,
+    /// For people; not stable.
+    pub message: String,
+    /// The query or path parameter at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub field: Option<String>,
+}
+
+const CODES: &[&str] = &[
+    "validation",
+    "unauthenticated",
+    "permission_denied",
+    "not_found",
+    "method_not_allowed",
+    "resync_required",
+    "rate_limited",
+    "internal",
+    "unavailable",
+];
+
+fn code_schema() -> utoipa::openapi::Object {
+    super::view::string_enum(CODES.iter().copied())
+}
+
+/// Why a request failed.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// A parameter is malformed or breaks a rule.
+    BadRequest {
+        field: Option<String>,
+        message: String,
+    },
+    /// No token, or one that does not verify.
+    Unauthenticated(&'static str),
+    /// The caller may not read this (not a member of the project).
+    Forbidden(String),
+    /// No such id or key in the caller's tenant, or no such endpoint.
+    NotFound {
+        message: String,
+        field: Option<String>,
+    },
+    MethodNotAllowed,
+    /// The change log no longer holds what was asked for: reload, then poll from the new `seq`.
+    Gone(String),
+    RateLimited {
+        retry_after: Duration,
+    },
+    Unavailable,
+    Internal,
+}
+
+impl ApiError {
+    pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String, Option<String>) {
+        match self {
+            Self::BadRequest { field, message } => (
+                StatusCode::BAD_REQUEST,
+                "validation",
+                message.clone(),
+                field.clone(),
+            ),
+            Self::Unauthenticated(message) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                (*message).to_owned(),
+                None,
+            ),
+            Self::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                "permission_denied",
+                message.clone(),
+                None,
+            ),
+            Self::NotFound { message, field } => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                message.clone(),
+                field.clone(),
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the API is read-only: only GET is served".to_owned(),
+                None,
+            ),
+            Self::Gone(message) => (StatusCode::GONE, "resync_required", message.clone(), None),
+            Self::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests; retry after the Retry-After header's seconds".to_owned(),
+                None,
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server is busy; retry shortly".to_owned(),
+                None,
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error".to_owned(),
+                None,
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, field) = self.parts();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                field,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after } = self {
+            // Whole seconds, rounded up: a client that waits this long finds a token.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}
+
+impl From<pm_ws::Error> for ApiError {
+    fn from(e: pm_ws::Error) -> Self {
+        use pm_ws::Error as E;
+        match e {
+            E::Validation { field, message, .. } => Self::BadRequest {
+                field: field.map(str::to_owned),
+                message,
+            },
+            E::NotFound { entity } => Self::NotFound {
+                message: format!("{entity} not found"),
+                field: None,
+            },
+            E::PermissionDenied(message) => Self::Forbidden(message.to_owned()),
+            E::RateLimited { retry_after_ms } => Self::RateLimited {
+                retry_after: Duration::from_millis(u64::from(retry_after_ms)),
+            },
+            E::InvalidMessage => Self::BadRequest {
+                field: None,
+                message: "the request is not valid".to_owned(),
+            },
+            E::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "REST request found storage unavailable");
+                Self::Unavailable
+            }
+            // Reads never conflict; one that does is a bug, reported like any internal failure.
+            E::Conflict { message, .. } => {
+                tracing::error!(error = %message, "REST read met a conflict");
+                Self::Internal
+            }
+            E::Internal(cause) => {
+                tracing::error!(error = %cause, "REST request failed");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl From<pm_db::Error> for ApiError {
+    fn from(e: pm_db::Error) -> Self {
+        pm_ws::Error::from(e).into()
+    }
+}
+
+/// Requests under `/api/v1` that name no endpoint.
+pub(crate) async fn unknown_endpoint() -> ApiError {
+    ApiError::NotFound {
+        message: "no such endpoint; see /api/v1/openapi.json".to_owned(),
+        field: Some("path".to_owned()),
+    }
+}
+
+/// Any method but GET on an endpoint.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,531 @@
+//! Operability: configuration, first run, demo data, metrics, shutdown from outside, migrate and
+//! backup. Several tests drive the real binary as an operator would.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use pm_core::{TenantRole, WorkItemType, check_parent};
+use pm_proto::pb;
+use pm_server::config::{Config, ConfigArgs, ServeArgs};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pm-server");
+const DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/deployment.md");
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/pm-auth/tests/keys");
+
+/// The settings table of docs/deployment.md: name → example value (TOML).
+fn documented_settings() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(DOCS).unwrap();
+    let section = text.split("## Configuration").nth(1).unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (
+                cells[1].trim_matches('`').to_owned(),
+                cells[3].trim_matches('`').to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn resolve_file(dir: &Path, toml: &str) -> anyhow::Result<Config> {
+    let path = dir.join("pm.toml");
+    std::fs::write(&path, toml).unwrap();
+    let common = ConfigArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    Config::resolve(&common, &ServeArgs::default(), None)
+}
+
+fn described(config: &Config) -> BTreeMap<&'static str, String> {
+    config.describe().into_iter().collect()
+}
+
+#[test]
+fn the_deployment_docs_list_exactly_the_settings_the_server_has() {
+    let documented: Vec<String> = documented_settings().into_keys().collect();
+    let mut known: Vec<String> = Config::for_data_dir("data")
+        .describe()
+        .into_iter()
+        .map(|(name, _)| name.to_owned())
+        // The HS256 secret is environment-only (PM_JWT_SECRET), documented with jwt_secret_file.
+        .filter(|name| name != "jwt_secret")
+        .collect();
+    known.sort();
+    assert_eq!(documented, known);
+}
+
+#[test]
+fn every_documented_setting_is_read_from_the_file_and_changes_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let defaults = described(&resolve_file(dir.path(), "").unwrap());
+    for (name, example) in documented_settings() {
+        let mut toml = format!("{name} = {example}\n");
+        if name == "jwt_algorithm" {
+            toml.push_str(&format!(
+                "jwt_public_key_file = \"{KEYS}/rsa-a-public.pem\"\n"
+            ));
+        }
+        let config = resolve_file(dir.path(), &toml).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        assert_ne!(
+            described(&config)[name.as_str()],
+            defaults[name.as_str()],
+            "{name} is not read"
+        );
+    }
+}
+
+#[test]
+fn invalid_settings_are_refused_with_an_error_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("idle_timeout_ms = 100", "idle_timeout_ms"),
+        ("jwt_algorithm = \"ES256\"", "jwt_algorithm"),
+        ("jwt_algorithm = \"RS256\"", "jwt_public_key_file"),
+        ("max_connections = 0", "max_connections"),
+        ("log_format = \"xml\"", "log_format"),
+        ("change_log_max_rows = 0", "change_log_max_rows"),
+        ("no_such_setting = 1", "pm.toml"),
+    ];
+    for (toml, named) in cases {
+        let err = format!("{:#}", resolve_file(dir.path(), toml).unwrap_err());
+        assert!(err.contains(named), "{toml}: {err}");
+    }
+}
+
+/// `pm-server config` with a file, environment variables and flags.
+fn effective(dir: &Path, env: &[(&str, &str)], flags: &[&str]) -> BTreeMap<String, String> {
+    std::fs::write(
+        dir.join("pm.toml"),
+        "listen = \"127.0.0.1:1001\"\noutbound_queue = 11\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .arg("config")
+        .arg("--config")
+        .arg(dir.join("pm.toml"))
+        .args(flags)
+        .env_remove("PM_LISTEN")
+        .env_remove("PM_OUTBOUND_QUEUE")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+        .collect()
+}
+
+#[test]
+fn flags_win_over_environment_which_wins_over_the_file_which_wins_over_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let file_only = effective(dir.path(), &[], &[]);
+    assert_eq!(file_only["listen"], "127.0.0.1:1001");
+    assert_eq!(file_only["outbound_queue"], "11");
+    assert_eq!(
+        file_only["max_open_tenants"], "256",
+        "untouched settings keep their defaults"
+    );
+    let env = [("PM_LISTEN", "127.0.0.1:1002")];
+    assert_eq!(effective(dir.path(), &env, &[])["listen"], "127.0.0.1:1002");
+    let with_flag = effective(dir.path(), &env, &["--listen", "127.0.0.1:1003"]);
+    assert_eq!(with_flag["listen"], "127.0.0.1:1003");
+    assert_eq!(with_flag["outbound_queue"], "11");
+}
+
+/// A server process started as an operator would, on port 0; stdout tells its address.
+struct Process {
+    child: Child,
+    addr: String,
+}
+
+impl Process {
+    fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env_remove("PM_JWT_SECRET")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the server prints its address")
+                .unwrap();
+            if let Some(rest) = line.trim().strip_prefix("pm is listening on http://") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stdout so the process never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, addr }
+    }
+
+    fn token(data_dir: &Path, user: &str) -> String {
+        let out = Command::new(BIN)
+            .args([
+                "token",
+                "--tenant",
+                "acme",
+                "--user",
+                user,
+                "--role",
+                "admin",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env_remove("PM_JWT_SECRET")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_first_run_on_an_empty_data_dir_creates_a_key_and_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Process::start(dir.path(), &[]);
+    assert!(dir.path().join("dev-signing-key").is_file());
+    let token = Process::token(dir.path(), "alice");
+    let mut client = Client::connect(&format!("ws://{}/ws", server.addr), &token).await;
+    let project = client.create_project("WEB").await;
+    assert_eq!(project.key, "WEB");
+    assert_eq!(http_get(&server.addr, "/ready", None).await.0, 200);
+}
+
+#[tokio::test]
+async fn sigterm_during_a_write_tells_clients_and_exits_cleanly_with_the_write_whole_or_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Process::start(dir.path(), &[]);
+    let url = format!("ws://{}/ws", server.addr);
+    let token = Process::token(dir.path(), "alice");
+    let mut writer = Client::connect(&url, &token).await;
+    let mut watcher = Client::connect(&url, &token).await;
+    let project = writer.create_project("WEB").await;
+    // The write is in flight when the signal arrives.
+    let id = request_id();
+    writer
+        .send(
+            &id,
+            pb::CreateWorkItem {
+                project_id: project.id.clone(),
+                r#type: pb::WorkItemType::Task.into(),
+                title: "In flight".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    server.terminate();
+
+    let mut acknowledged = false;
+    let mut told = false;
+    loop {
+        match writer.next_message().await.message {
+            Some(pb::server_message::Message::Reply(r)) if r.request_id == id => {
+                acknowledged = matches!(r.result, Some(pb::reply::Result::WorkItem(_)));
+            }
+            Some(pb::server_message::Message::GoingAway(_)) => {
+                told = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(told, "the writer was told the server is going away");
+    let going = loop {
+        if let Some(pb::server_message::Message::GoingAway(g)) =
+            watcher.next_message().await.message
+        {
+            break g;
+        }
+    };
+    assert!(going.reconnect_after_ms > 0);
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+
+    // After a restart the write is there exactly when it was acknowledged.
+    let server = Process::start(dir.path(), &[]);
+    let mut reader = Client::connect(&format!("ws://{}/ws", server.addr), &token).await;
+    let items = reader
+        .ok(pb::ListWorkItems {
+            project_id: project.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .work_items;
+    let present = items.iter().any(|i| i.title == "In flight");
+    if acknowledged {
+        assert!(present, "an acknowledged write was lost");
+    }
+    assert!(items.len() <= 1);
+}
+
+#[tokio::test]
+async fn demo_seeding_produces_a_valid_realistic_project_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = Arc::new(pm_db::TenantManager::new(pm_db::StorageConfig::new(
+        dir.path(),
+    )));
+    let metrics = Arc::new(pm_ws::Metrics::default());
+    let service = pm_ws::Service::new(
+        Arc::clone(&tenants),
+        Arc::new(pm_ws::Hubs::new(Arc::clone(&metrics))),
+        metrics,
+        pm_ws::Retention::default(),
+    );
+    assert!(
+        pm_server::demo::seed(&service).await.unwrap(),
+        "first run seeds"
+    );
+    assert!(
+        !pm_server::demo::seed(&service).await.unwrap(),
+        "second run does nothing"
+    );
+
+    let db = tenants.open_str(pm_server::demo::TENANT).await.unwrap();
+    let mut conn = db.reader().acquire().await.unwrap();
+    let projects = pm_db::project::list(&mut conn, None, true).await.unwrap();
+    assert_eq!(projects.len(), 1);
+    let items = pm_db::work_item::list(&mut conn, projects[0].id, &Default::default())
+        .await
+        .unwrap();
+    assert!((180..=240).contains(&items.len()), "{} items", items.len());
+    let by_id: BTreeMap<_, _> = items.iter().map(|i| (i.id, i)).collect();
+    for item in &items {
+        // Reading back through pm-db already re-validated every field; the hierarchy too:
+        let parent = item.parent_id.map(|p| by_id[&p].item_type);
+        check_parent(item.item_type, parent).unwrap();
+        assert!(!item.description.as_str().is_empty());
+    }
+    for t in [WorkItemType::Epic, WorkItemType::Story, WorkItemType::Task] {
+        assert!(items.iter().any(|i| i.item_type == t));
+    }
+    let sprints = pm_db::sprint::list(&mut conn, projects[0].id)
+        .await
+        .unwrap();
+    assert_eq!(sprints.len(), 2);
+    assert_eq!(
+        sprints
+            .iter()
+            .filter(|s| s.status == pm_core::SprintStatus::Active)
+            .count(),
+        1
+    );
+    assert!(
+        !pm_db::dependency::list_for_project(&mut conn, projects[0].id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        pm_db::member::list(&mut conn, projects[0].id)
+            .await
+            .unwrap()
+            .len()
+            >= 4
+    );
+    let (per_item, _) = pm_db::time_entry::totals(
+        &mut conn,
+        projects[0].id,
+        pm_core::Timestamp::from_millis(0),
+        pm_core::Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    assert!(!per_item.is_empty(), "time was logged");
+    let head = pm_db::change_log::head(&mut conn).await.unwrap();
+    assert!(
+        head > i64::try_from(items.len()).unwrap(),
+        "seeding wrote the change log"
+    );
+    let activity = pm_db::activity::list(
+        &mut conn,
+        &pm_db::activity::Filter {
+            limit: 5,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(activity.len(), 5, "seeding wrote activity");
+}
+
+/// A plain HTTP/1.1 GET; returns the status and the body.
+async fn http_get(addr: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tcp.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn metric(body: &str, line_prefix: &str) -> f64 {
+    body.lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no metric {line_prefix}"))
+}
+
+#[tokio::test]
+async fn metrics_expose_the_core_counters_and_they_move_with_traffic() {
+    let app = TestApp::spawn().await;
+    let addr = app.addr.to_string();
+    let (status, before) = http_get(&addr, "/metrics", None).await;
+    assert_eq!(status, 200);
+    for name in [
+        "pm_connections_open",
+        "pm_connection_tenants",
+        "pm_frames_in_total",
+        "pm_frames_out_total",
+        "pm_bytes_in_total",
+        "pm_bytes_out_total",
+        "pm_events_delivered_total",
+        "pm_queue_overflows_total",
+        "pm_resyncs_total",
+        "pm_open_tenant_databases",
+        "pm_command_duration_seconds_count",
+    ] {
+        metric(&before, name);
+    }
+    let mut alice = app.editor("alice").await;
+    let mut bob = app.client("acme", "bob", TenantRole::Admin).await;
+    let project = alice.create_project("WEB").await;
+    bob.subscribe(&project.id).await;
+    alice
+        .create_item(&project, pb::WorkItemType::Task, "Counted")
+        .await;
+    bob.drain_events().await;
+    let (_, after) = http_get(&addr, "/metrics", None).await;
+    assert_eq!(metric(&after, "pm_connections_open "), 2.0);
+    assert_eq!(metric(&after, "pm_connection_tenants "), 1.0);
+    assert!(metric(&after, "pm_frames_in_total ") > metric(&before, "pm_frames_in_total "));
+    assert!(metric(&after, "pm_events_delivered_total ") >= 1.0);
+    assert_eq!(
+        metric(
+            &after,
+            "pm_commands_total{command=\"create_project\",outcome=\"ok\"}"
+        ),
+        1.0
+    );
+    assert!(metric(&after, "pm_command_duration_seconds_count ") >= 2.0);
+    assert_eq!(metric(&after, "pm_open_tenant_databases "), 1.0);
+    assert!(
+        metric(
+            &after,
+            "pm_http_requests_total{route=\"/metrics\",status=\"200\"}"
+        ) >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_require_their_own_token() {
+    let app = TestApp::spawn_with(|c| c.metrics_token = Some("scrape".into())).await;
+    let addr = app.addr.to_string();
+    assert_eq!(http_get(&addr, "/metrics", None).await.0, 401);
+    assert_eq!(http_get(&addr, "/metrics", Some("wrong")).await.0, 401);
+    assert_eq!(http_get(&addr, "/metrics", Some("scrape")).await.0, 200);
+}
+
+#[tokio::test]
+async fn backup_copies_every_tenant_while_the_server_serves_and_migrate_prepares_them() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    alice
+        .create_item(&project, pb::WorkItemType::Task, "Backed up")
+        .await;
+    let mut other = app.client("other", "eve", TenantRole::Editor).await;
+    other.create_project("OPS").await;
+
+    let target = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["backup", "--to"])
+        .arg(target.path())
+        .arg("--data-dir")
+        .arg(app.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server kept serving.
+    alice
+        .create_item(&project, pb::WorkItemType::Task, "After the backup")
+        .await;
+
+    let copy = pm_db::TenantManager::new(pm_db::StorageConfig::new(target.path()));
+    assert_eq!(copy.tenants_on_disk().unwrap().len(), 2);
+    let db = copy.open_str("acme").await.unwrap();
+    let mut conn = db.reader().acquire().await.unwrap();
+    let id = pm_core::ProjectId::parse(&project.id).unwrap();
+    let items = pm_db::work_item::list(&mut conn, id, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        items.iter().map(|i| i.title.as_str()).collect::<Vec<_>>(),
+        ["Backed up"]
+    );
+
+    let out = Command::new(BIN)
+        .args(["migrate", "--data-dir"])
+        .arg(target.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "migrated 2 tenant database(s)"
+    );
+}
