@@ -125,6 +125,7 @@ async fn a_member_adds_edits_and_deletes_comments_and_the_list_follows() {
     alice.add_member(&web, "bob", ProjectRole::Editor).await;
     let mut bob = app.editor("bob").await;
     bob.subscribe(&web.id).await;
+    alice.subscribe(&web.id).await;
     watcher.drain_events().await;
 
     let first = comment(&mut alice, &item, "# Plan\n\n- first\n- second\n").await;

@@ -774,7 +774,7 @@ async fn a_sprint_is_deleted_unless_completed_and_its_items_return_to_the_backlo
             project_id: web.id.clone(),
         })
         .await;
-    assert_eq!(listed.sprints, [kept.clone()]);
+    assert_eq!(listed.sprints, std::slice::from_ref(&kept));
     let events = watcher.drain_events().await;
     assert_eq!(events.len(), 3, "both items, then the sprint");
     assert_eq!(
