@@ -161,8 +161,10 @@ impl Client {
     }
 
     async fn read(&mut self) -> pb::ServerMessage {
+        // One deadline for the whole wait: the server's pings must not extend it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("a message within the patience")
                 .expect("the connection is open")

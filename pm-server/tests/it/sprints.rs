@@ -606,8 +606,8 @@ async fn invalid_transitions_are_refused_without_writing() {
         };
         assert_eq!(
             (code(&err), err.field.as_str()),
-            (ErrorCode::Validation, "status"),
-            "{what}"
+            (ErrorCode::Conflict, ""),
+            "{what}: a state that forbids the change is a conflict"
         );
         assert_eq!(watcher.ok(snapshot).await, before, "{what} wrote");
         watcher.assert_no_events().await;

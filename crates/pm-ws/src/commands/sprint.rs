@@ -161,7 +161,8 @@ async fn transition(
     to: SprintStatus,
 ) -> Result<(Sprint, Sprint)> {
     let before = load(m, raw_id, Action::ManageSprints).await?;
-    check_sprint_transition(before.status, to)?;
+    // The request is well-formed; the sprint's state forbids it: a conflict, not a validation error.
+    check_sprint_transition(before.status, to).map_err(|v| Error::conflict(v.to_string()))?;
     let mut after = before.clone();
     after.status = to;
     if to == SprintStatus::Active && after.starts_at.is_none() {

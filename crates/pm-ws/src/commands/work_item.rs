@@ -512,7 +512,19 @@ async fn new_position(
         None => None,
     };
     let (low, high) = match (above_pos, below_pos) {
-        (Some(a), Some(b)) => (Some(a), Some(b)),
+        (Some(a), Some(b)) => {
+            // The two must be neighbours: a key between non-adjacent cards could equal one of the
+            // cards between them.
+            let next =
+                work_item::next_position(conn, item.project_id, item.status, &a, item.id).await?;
+            if next.as_deref() != Some(b.as_str()) {
+                return Err(Error::validation(
+                    "before_id",
+                    "before_id must be the card directly below after_id in the column",
+                ));
+            }
+            (Some(a), Some(b))
+        }
         (Some(a), None) => {
             let next =
                 work_item::next_position(conn, item.project_id, item.status, &a, item.id).await?;
