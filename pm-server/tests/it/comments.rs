@@ -2,18 +2,12 @@
 //! change without writing anything.
 
 use pm_core::TenantRole;
-use pm_proto::Request;
 use pm_proto::pb::{
     self, ErrorCode, ProjectRole, WorkItemType as Type, change::Change, client_message::Command,
     error::Current,
 };
 
 use crate::helpers::*;
-
-/// These tests send many commands on one connection; the rate limit is not what they test.
-async fn spawn() -> TestApp {
-    TestApp::spawn_with(|c| c.limits.command_burst = 100_000).await
-}
 
 /// Alice administers project WEB with one item, WEB-1; `root`, a tenant admin, watches it.
 async fn board(app: &TestApp) -> (Client, pb::Project, pb::WorkItem, Client) {
@@ -60,67 +54,9 @@ fn delete(comment: &pb::Comment) -> pb::DeleteComment {
     }
 }
 
-/// Sends `request` as `actor`, expects it refused with `expected` (code and field), and checks
-/// through `watcher`, a subscriber of `project`, that nothing was written: the project's snapshot,
-/// which includes the tenant's head sequence number, is unchanged, and no event was published.
-async fn assert_refused<R: Request>(
-    actor: &mut Client,
-    request: R,
-    expected: (ErrorCode, &str),
-    watcher: &mut Client,
-    project: &pb::Project,
-) -> pb::Error {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let err = actor.err(request).await;
-    assert_eq!(
-        (code(&err), err.field.as_str()),
-        expected,
-        "{}: {err:?}",
-        R::NAME
-    );
-    assert_eq!(
-        watcher.ok(snapshot).await,
-        before,
-        "{} was refused but wrote",
-        R::NAME
-    );
-    watcher.assert_no_events().await;
-    err
-}
-
-/// [`assert_refused`] for a command given as an envelope case, so one loop can try many kinds.
-async fn assert_command_refused(
-    actor: &mut Client,
-    command: Command,
-    expected: ErrorCode,
-    watcher: &mut Client,
-    project: &pb::Project,
-) {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let id = request_id();
-    let message = pb::ClientMessage {
-        request_id: id.clone(),
-        command: Some(command),
-    };
-    actor.send_raw(pm_proto::encode(&message)).await;
-    let reply = actor.reply_to(&id).await;
-    let Some(pb::reply::Result::Error(err)) = reply.result else {
-        panic!("{message:?} was not refused: {reply:?}");
-    };
-    assert_eq!(code(&err), expected, "{message:?}: {err:?}");
-    assert_eq!(watcher.ok(snapshot).await, before, "{message:?} wrote");
-    watcher.assert_no_events().await;
-}
-
 #[tokio::test]
 async fn a_member_adds_edits_and_deletes_comments_and_the_list_follows() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     alice.add_member(&web, "bob", ProjectRole::Editor).await;
     let mut bob = app.editor("bob").await;
@@ -195,7 +131,7 @@ async fn a_member_adds_edits_and_deletes_comments_and_the_list_follows() {
 
 #[tokio::test]
 async fn only_the_author_edits_a_comment() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     alice.add_member(&web, "bob", ProjectRole::Editor).await;
     let mut bob = app.editor("bob").await;
@@ -234,7 +170,7 @@ async fn only_the_author_edits_a_comment() {
 
 #[tokio::test]
 async fn the_author_or_a_project_admin_deletes_a_comment() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     alice.add_member(&web, "bob", ProjectRole::Editor).await;
     alice.add_member(&web, "carol", ProjectRole::Editor).await;
@@ -263,7 +199,7 @@ async fn the_author_or_a_project_admin_deletes_a_comment() {
 
 #[tokio::test]
 async fn viewers_may_read_comments_but_not_add_edit_or_delete_them() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     alice.add_member(&web, "pat", ProjectRole::Editor).await;
     // A tenant viewer is read-only even as a project admin.
@@ -311,7 +247,7 @@ async fn viewers_may_read_comments_but_not_add_edit_or_delete_them() {
 
 #[tokio::test]
 async fn invalid_comment_input_is_refused_with_the_field_named() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     let mine = comment(&mut alice, &item, "Fine").await;
     watcher.drain_events().await;
@@ -390,7 +326,7 @@ async fn invalid_comment_input_is_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn a_stale_comment_version_is_a_conflict_that_carries_the_current_comment() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     let original = comment(&mut alice, &item, "First draft").await;
     let now = alice
@@ -426,7 +362,7 @@ async fn a_stale_comment_version_is_a_conflict_that_carries_the_current_comment(
 
 #[tokio::test]
 async fn a_non_member_cannot_read_or_write_comments() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     let secret = comment(&mut alice, &item, "Internal").await;
     watcher.drain_events().await;
@@ -461,7 +397,7 @@ async fn a_non_member_cannot_read_or_write_comments() {
 
 #[tokio::test]
 async fn comments_of_an_archived_project_are_read_only() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, item, mut watcher) = board(&app).await;
     let mine = comment(&mut alice, &item, "Before archiving").await;
     alice

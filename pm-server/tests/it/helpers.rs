@@ -5,6 +5,8 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use pm_auth::{KeyConfig, Signer};
 use pm_core::{TenantId, TenantRole, UserId};
+use pm_proto::pb::ErrorCode;
+use pm_proto::pb::client_message::Command;
 use pm_proto::pb::{self, server_message::Message as Server};
 use pm_proto::{Request, Response};
 use pm_server::Config;
@@ -350,4 +352,62 @@ pub fn change(event: &pb::Event) -> &pb::change::Change {
 /// The error code of a failed call.
 pub fn code(e: &pb::Error) -> pb::ErrorCode {
     pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified)
+}
+
+/// Sends `request` as `actor`, expects it refused with `expected` (code and field), and checks
+/// through `watcher`, a subscriber of `project`, that nothing was written: the project's snapshot,
+/// which includes the tenant's head sequence number, is unchanged, and no event was published.
+pub async fn assert_refused<R: Request>(
+    actor: &mut Client,
+    request: R,
+    expected: (ErrorCode, &str),
+    watcher: &mut Client,
+    project: &pb::Project,
+) -> pb::Error {
+    let snapshot = pb::GetSnapshot {
+        project_id: project.id.clone(),
+    };
+    let before = watcher.ok(snapshot.clone()).await;
+    let err = actor.err(request).await;
+    assert_eq!(
+        (code(&err), err.field.as_str()),
+        expected,
+        "{}: {err:?}",
+        R::NAME
+    );
+    assert_eq!(
+        watcher.ok(snapshot).await,
+        before,
+        "{} was refused but wrote",
+        R::NAME
+    );
+    watcher.assert_no_events().await;
+    err
+}
+
+/// [`assert_refused`] for a command given as an envelope case, so one loop can try many kinds.
+pub async fn assert_command_refused(
+    actor: &mut Client,
+    command: Command,
+    expected: ErrorCode,
+    watcher: &mut Client,
+    project: &pb::Project,
+) {
+    let snapshot = pb::GetSnapshot {
+        project_id: project.id.clone(),
+    };
+    let before = watcher.ok(snapshot.clone()).await;
+    let id = request_id();
+    let message = pb::ClientMessage {
+        request_id: id.clone(),
+        command: Some(command),
+    };
+    actor.send_raw(pm_proto::encode(&message)).await;
+    let reply = actor.reply_to(&id).await;
+    let Some(pb::reply::Result::Error(err)) = reply.result else {
+        panic!("{message:?} was not refused: {reply:?}");
+    };
+    assert_eq!(code(&err), expected, "{message:?}: {err:?}");
+    assert_eq!(watcher.ok(snapshot).await, before, "{message:?} wrote");
+    watcher.assert_no_events().await;
 }

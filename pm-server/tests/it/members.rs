@@ -2,18 +2,12 @@
 //! the rules that keep every project administered.
 
 use pm_core::TenantRole;
-use pm_proto::Request;
 use pm_proto::pb::{
     self, ErrorCode, ProjectRole, WorkItemType as Type, change::Change, client_message::Command,
     error::Current,
 };
 
 use crate::helpers::*;
-
-/// These tests send many commands on one connection; the rate limit is not what they test.
-async fn spawn() -> TestApp {
-    TestApp::spawn_with(|c| c.limits.command_burst = 100_000).await
-}
 
 /// Alice administers project WEB; `root`, a tenant admin, watches it.
 async fn board(app: &TestApp) -> (Client, pb::Project, Client) {
@@ -61,67 +55,9 @@ fn member_of<'a>(members: &'a [pb::Member], user: &str) -> &'a pb::Member {
     members.iter().find(|m| m.user_id == user).unwrap()
 }
 
-/// Sends `request` as `actor`, expects it refused with `expected` (code and field), and checks
-/// through `watcher`, a subscriber of `project`, that nothing was written: the project's snapshot,
-/// which includes the tenant's head sequence number, is unchanged, and no event was published.
-async fn assert_refused<R: Request>(
-    actor: &mut Client,
-    request: R,
-    expected: (ErrorCode, &str),
-    watcher: &mut Client,
-    project: &pb::Project,
-) -> pb::Error {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let err = actor.err(request).await;
-    assert_eq!(
-        (code(&err), err.field.as_str()),
-        expected,
-        "{}: {err:?}",
-        R::NAME
-    );
-    assert_eq!(
-        watcher.ok(snapshot).await,
-        before,
-        "{} was refused but wrote",
-        R::NAME
-    );
-    watcher.assert_no_events().await;
-    err
-}
-
-/// [`assert_refused`] for a command given as an envelope case, so one loop can try many kinds.
-async fn assert_command_refused(
-    actor: &mut Client,
-    command: Command,
-    expected: ErrorCode,
-    watcher: &mut Client,
-    project: &pb::Project,
-) {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let id = request_id();
-    let message = pb::ClientMessage {
-        request_id: id.clone(),
-        command: Some(command),
-    };
-    actor.send_raw(pm_proto::encode(&message)).await;
-    let reply = actor.reply_to(&id).await;
-    let Some(pb::reply::Result::Error(err)) = reply.result else {
-        panic!("{message:?} was not refused: {reply:?}");
-    };
-    assert_eq!(code(&err), expected, "{message:?}: {err:?}");
-    assert_eq!(watcher.ok(snapshot).await, before, "{message:?} wrote");
-    watcher.assert_no_events().await;
-}
-
 #[tokio::test]
 async fn an_admin_adds_a_member_changes_their_role_and_removes_them() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     watcher.drain_events().await;
 
@@ -209,7 +145,7 @@ async fn an_admin_adds_a_member_changes_their_role_and_removes_them() {
 
 #[tokio::test]
 async fn the_last_admin_can_be_neither_removed_nor_demoted() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     watcher.drain_events().await;
 
@@ -300,7 +236,7 @@ async fn the_last_admin_can_be_neither_removed_nor_demoted() {
 
 #[tokio::test]
 async fn invalid_membership_changes_are_refused_with_the_field_named() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let bob = add(&mut alice, &web, "bob", ProjectRole::Editor).await;
     watcher.drain_events().await;
@@ -395,7 +331,7 @@ async fn invalid_membership_changes_are_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn a_stale_membership_version_is_a_conflict_that_carries_the_current_membership() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     add(&mut alice, &web, "bob", ProjectRole::Editor).await;
     let now = alice
@@ -429,7 +365,7 @@ async fn a_stale_membership_version_is_a_conflict_that_carries_the_current_membe
 
 #[tokio::test]
 async fn only_project_admins_manage_members() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     // A tenant viewer is read-only even as a project admin.
     add(&mut alice, &web, "vic", ProjectRole::Admin).await;
@@ -492,7 +428,7 @@ async fn only_project_admins_manage_members() {
 
 #[tokio::test]
 async fn a_role_change_applies_to_the_next_command() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     add(&mut alice, &web, "bob", ProjectRole::Editor).await;
     let mut bob = app.editor("bob").await;
@@ -534,7 +470,7 @@ async fn a_role_change_applies_to_the_next_command() {
 
 #[tokio::test]
 async fn a_non_member_cannot_list_or_manage_members() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     add(&mut alice, &web, "bob", ProjectRole::Editor).await;
     watcher.drain_events().await;
@@ -573,7 +509,7 @@ async fn a_non_member_cannot_list_or_manage_members() {
 
 #[tokio::test]
 async fn a_removed_member_stops_receiving_the_projects_events() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     add(&mut alice, &web, "bob", ProjectRole::Viewer).await;
     let mut bob = app.editor("bob").await;

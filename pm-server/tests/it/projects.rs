@@ -2,18 +2,12 @@
 //! and the rules that refuse a change without writing anything.
 
 use pm_core::TenantRole;
-use pm_proto::Request;
 use pm_proto::pb::{
     self, ErrorCode, ProjectRole, ProjectStatus, WorkItemStatus as Status, WorkItemType as Type,
     change::Change, client_message::Command, error::Current,
 };
 
 use crate::helpers::*;
-
-/// These tests send many commands on one connection; the rate limit is not what they test.
-async fn spawn() -> TestApp {
-    TestApp::spawn_with(|c| c.limits.command_burst = 100_000).await
-}
 
 /// Alice administers project WEB; `root`, a tenant admin, watches it.
 async fn board(app: &TestApp) -> (Client, pb::Project, Client) {
@@ -54,67 +48,9 @@ fn entries(list: &[(&str, ProjectRole)]) -> Vec<(String, ProjectRole)> {
     list.iter().map(|(k, r)| ((*k).to_owned(), *r)).collect()
 }
 
-/// Sends `request` as `actor`, expects it refused with `expected` (code and field), and checks
-/// through `watcher`, a subscriber of `project`, that nothing was written: the project's snapshot,
-/// which includes the tenant's head sequence number, is unchanged, and no event was published.
-async fn assert_refused<R: Request>(
-    actor: &mut Client,
-    request: R,
-    expected: (ErrorCode, &str),
-    watcher: &mut Client,
-    project: &pb::Project,
-) -> pb::Error {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let err = actor.err(request).await;
-    assert_eq!(
-        (code(&err), err.field.as_str()),
-        expected,
-        "{}: {err:?}",
-        R::NAME
-    );
-    assert_eq!(
-        watcher.ok(snapshot).await,
-        before,
-        "{} was refused but wrote",
-        R::NAME
-    );
-    watcher.assert_no_events().await;
-    err
-}
-
-/// [`assert_refused`] for a command given as an envelope case, so one loop can try many kinds.
-async fn assert_command_refused(
-    actor: &mut Client,
-    command: Command,
-    expected: ErrorCode,
-    watcher: &mut Client,
-    project: &pb::Project,
-) {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let id = request_id();
-    let message = pb::ClientMessage {
-        request_id: id.clone(),
-        command: Some(command),
-    };
-    actor.send_raw(pm_proto::encode(&message)).await;
-    let reply = actor.reply_to(&id).await;
-    let Some(pb::reply::Result::Error(err)) = reply.result else {
-        panic!("{message:?} was not refused: {reply:?}");
-    };
-    assert_eq!(code(&err), expected, "{message:?}: {err:?}");
-    assert_eq!(watcher.ok(snapshot).await, before, "{message:?} wrote");
-    watcher.assert_no_events().await;
-}
-
 #[tokio::test]
 async fn creating_a_project_makes_the_creator_its_admin_with_the_five_default_lanes() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let mut alice = app.editor("alice").await;
     let created = alice
         .ok(pb::CreateProject {
@@ -178,7 +114,7 @@ async fn creating_a_project_makes_the_creator_its_admin_with_the_five_default_la
 
 #[tokio::test]
 async fn an_admin_changes_title_description_and_key_and_item_keys_follow() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let item = alice.create_item(&web, Type::Task, "Task").await;
     assert_eq!(item.key, "WEB-1");
@@ -259,7 +195,7 @@ async fn an_admin_changes_title_description_and_key_and_item_keys_follow() {
 
 #[tokio::test]
 async fn an_archived_project_is_read_only_until_it_is_unarchived() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let item = alice.create_item(&web, Type::Task, "Task").await;
     watcher.drain_events().await;
@@ -355,7 +291,7 @@ async fn an_archived_project_is_read_only_until_it_is_unarchived() {
 
 #[tokio::test]
 async fn a_project_with_live_items_is_kept_but_an_empty_one_is_deleted_and_frees_its_key() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let item = alice.create_item(&web, Type::Task, "Still here").await;
     watcher.drain_events().await;
@@ -415,7 +351,7 @@ async fn a_project_with_live_items_is_kept_but_an_empty_one_is_deleted_and_frees
 
 #[tokio::test]
 async fn the_list_shows_the_projects_a_user_may_see_and_a_tenant_admin_sees_all() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let mut alice = app.editor("alice").await;
     let web = alice.create_project("WEB").await;
     let api = alice.create_project("API").await;
@@ -474,7 +410,7 @@ async fn the_list_shows_the_projects_a_user_may_see_and_a_tenant_admin_sees_all(
 
 #[tokio::test]
 async fn a_project_is_read_by_id_or_by_key() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     alice.add_member(&web, "bob", ProjectRole::Viewer).await;
     let web = get(&mut alice, &web.id).await.project.unwrap();
@@ -505,7 +441,7 @@ async fn a_project_is_read_by_id_or_by_key() {
 
 #[tokio::test]
 async fn a_non_member_cannot_tell_that_a_project_exists() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     alice.create_item(&web, Type::Task, "Secret").await;
     watcher.drain_events().await;
@@ -579,7 +515,7 @@ async fn a_non_member_cannot_tell_that_a_project_exists() {
 
 #[tokio::test]
 async fn invalid_project_input_is_refused_with_the_field_named() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     watcher.drain_events().await;
 
@@ -697,7 +633,7 @@ async fn invalid_project_input_is_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn a_project_key_is_unique_among_live_projects() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let api = alice.create_project("API").await;
     let mut bob = app.editor("bob").await;
@@ -729,7 +665,7 @@ async fn a_project_key_is_unique_among_live_projects() {
 
 #[tokio::test]
 async fn only_project_admins_administer_and_tenant_viewers_create_nothing() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     // A tenant viewer is read-only even as a project admin.
     alice.add_member(&web, "vic", ProjectRole::Admin).await;
@@ -804,7 +740,7 @@ async fn only_project_admins_administer_and_tenant_viewers_create_nothing() {
 
 #[tokio::test]
 async fn a_stale_project_version_is_a_conflict_that_carries_the_current_project() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let now = alice
         .ok(pb::UpdateProject {

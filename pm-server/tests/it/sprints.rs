@@ -2,7 +2,6 @@
 //! cancelled), what happens to their items, and the rules that refuse a change without writing.
 
 use pm_core::TenantRole;
-use pm_proto::Request;
 use pm_proto::pb::{
     self, ErrorCode, SprintStatus, WorkItemStatus as Status, WorkItemType as Type, change::Change,
     client_message::Command, error::Current,
@@ -13,11 +12,6 @@ use crate::helpers::*;
 /// Some instants, in milliseconds since the epoch.
 const MAY_1: i64 = 1_777_593_600_000;
 const MAY_15: i64 = 1_778_803_200_000;
-
-/// These tests send many commands on one connection; the rate limit is not what they test.
-async fn spawn() -> TestApp {
-    TestApp::spawn_with(|c| c.limits.command_burst = 100_000).await
-}
 
 /// Alice administers project WEB; `root`, a tenant admin, watches it.
 async fn board(app: &TestApp) -> (Client, pb::Project, Client) {
@@ -99,67 +93,9 @@ fn keys(items: &[pb::WorkItem]) -> Vec<&str> {
     keys
 }
 
-/// Sends `request` as `actor`, expects it refused with `expected` (code and field), and checks
-/// through `watcher`, a subscriber of `project`, that nothing was written: the project's snapshot,
-/// which includes the tenant's head sequence number, is unchanged, and no event was published.
-async fn assert_refused<R: Request>(
-    actor: &mut Client,
-    request: R,
-    expected: (ErrorCode, &str),
-    watcher: &mut Client,
-    project: &pb::Project,
-) -> pb::Error {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let err = actor.err(request).await;
-    assert_eq!(
-        (code(&err), err.field.as_str()),
-        expected,
-        "{}: {err:?}",
-        R::NAME
-    );
-    assert_eq!(
-        watcher.ok(snapshot).await,
-        before,
-        "{} was refused but wrote",
-        R::NAME
-    );
-    watcher.assert_no_events().await;
-    err
-}
-
-/// [`assert_refused`] for a command given as an envelope case, so one loop can try many kinds.
-async fn assert_command_refused(
-    actor: &mut Client,
-    command: Command,
-    expected: ErrorCode,
-    watcher: &mut Client,
-    project: &pb::Project,
-) {
-    let snapshot = pb::GetSnapshot {
-        project_id: project.id.clone(),
-    };
-    let before = watcher.ok(snapshot.clone()).await;
-    let id = request_id();
-    let message = pb::ClientMessage {
-        request_id: id.clone(),
-        command: Some(command),
-    };
-    actor.send_raw(pm_proto::encode(&message)).await;
-    let reply = actor.reply_to(&id).await;
-    let Some(pb::reply::Result::Error(err)) = reply.result else {
-        panic!("{message:?} was not refused: {reply:?}");
-    };
-    assert_eq!(code(&err), expected, "{message:?}: {err:?}");
-    assert_eq!(watcher.ok(snapshot).await, before, "{message:?} wrote");
-    watcher.assert_no_events().await;
-}
-
 #[tokio::test]
 async fn a_sprint_is_created_listed_updated_and_its_dates_cleared() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     watcher.drain_events().await;
 
@@ -272,7 +208,7 @@ async fn a_sprint_is_created_listed_updated_and_its_dates_cleared() {
 
 #[tokio::test]
 async fn a_started_sprint_is_active_and_a_project_has_at_most_one_active_sprint() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let first = create_sprint(&mut alice, &web, "Sprint 1").await;
     let second = create_sprint(&mut alice, &web, "Sprint 2").await;
@@ -330,7 +266,7 @@ async fn a_started_sprint_is_active_and_a_project_has_at_most_one_active_sprint(
 
 #[tokio::test]
 async fn completing_a_sprint_moves_its_unfinished_items_to_the_backlog() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
     let done = item_in(&mut alice, &web, &sprint, "Done", Status::Done, Some(3)).await;
@@ -379,7 +315,7 @@ async fn completing_a_sprint_moves_its_unfinished_items_to_the_backlog() {
 
 #[tokio::test]
 async fn completing_a_sprint_can_move_its_unfinished_items_to_a_planned_sprint() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let current = create_sprint(&mut alice, &web, "Sprint 1").await;
     let next = create_sprint(&mut alice, &web, "Sprint 2").await;
@@ -415,7 +351,7 @@ async fn completing_a_sprint_can_move_its_unfinished_items_to_a_planned_sprint()
 
 #[tokio::test]
 async fn unfinished_items_only_move_to_another_planned_sprint_of_the_project() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let ops = alice.create_project("OPS").await;
     let foreign = create_sprint(&mut alice, &ops, "OPS sprint").await;
@@ -465,7 +401,7 @@ async fn unfinished_items_only_move_to_another_planned_sprint_of_the_project() {
 
 #[tokio::test]
 async fn a_planned_or_active_sprint_is_cancelled_and_its_open_items_return_to_the_backlog() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     for start_first in [false, true] {
         let sprint = create_sprint(&mut alice, &web, "Doomed").await;
@@ -512,7 +448,7 @@ async fn a_planned_or_active_sprint_is_cancelled_and_its_open_items_return_to_th
 
 #[tokio::test]
 async fn invalid_transitions_are_refused_without_writing() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let planned = create_sprint(&mut alice, &web, "Planned").await;
     let completed = create_sprint(&mut alice, &web, "Completed").await;
@@ -616,7 +552,7 @@ async fn invalid_transitions_are_refused_without_writing() {
 
 #[tokio::test]
 async fn a_completed_sprint_and_the_items_it_holds_are_read_only() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
     let done = item_in(&mut alice, &web, &sprint, "Done", Status::Done, Some(2)).await;
@@ -745,7 +681,7 @@ async fn a_completed_sprint_and_the_items_it_holds_are_read_only() {
 
 #[tokio::test]
 async fn a_sprint_is_deleted_unless_completed_and_its_items_return_to_the_backlog() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
     let open = item_in(&mut alice, &web, &sprint, "Open", Status::Todo, None).await;
@@ -813,7 +749,7 @@ async fn a_sprint_is_deleted_unless_completed_and_its_items_return_to_the_backlo
 
 #[tokio::test]
 async fn a_sprint_is_read_with_its_items_and_point_totals() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
     let other = create_sprint(&mut alice, &web, "Sprint 2").await;
@@ -868,7 +804,7 @@ async fn a_sprint_is_read_with_its_items_and_point_totals() {
 
 #[tokio::test]
 async fn invalid_sprint_input_is_refused_with_the_field_named() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
     watcher.drain_events().await;
@@ -981,7 +917,7 @@ async fn invalid_sprint_input_is_refused_with_the_field_named() {
 
 #[tokio::test]
 async fn a_stale_sprint_version_is_a_conflict_that_carries_the_current_sprint() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
     let now = alice
@@ -1042,7 +978,7 @@ async fn a_stale_sprint_version_is_a_conflict_that_carries_the_current_sprint() 
 
 #[tokio::test]
 async fn viewers_are_refused_every_sprint_change_and_editors_only_plan() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     // A tenant viewer is read-only even as a project admin.
     alice.add_member(&web, "vic", pb::ProjectRole::Admin).await;
@@ -1135,7 +1071,7 @@ async fn viewers_are_refused_every_sprint_change_and_editors_only_plan() {
 
 #[tokio::test]
 async fn permission_is_checked_before_the_target_of_a_completion() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     alice.add_member(&web, "ed", pb::ProjectRole::Editor).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
@@ -1169,7 +1105,7 @@ async fn permission_is_checked_before_the_target_of_a_completion() {
 
 #[tokio::test]
 async fn a_non_member_cannot_tell_that_a_sprint_exists() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Secret").await;
     watcher.drain_events().await;

@@ -8,11 +8,6 @@ use pm_proto::pb::{change::Change, error::Current};
 
 use crate::helpers::*;
 
-/// These tests send hundreds of commands on one connection; the rate limit is not what they test.
-async fn spawn() -> TestApp {
-    TestApp::spawn_with(|c| c.limits.command_burst = 100_000).await
-}
-
 /// Alice administers project WEB; `root`, a tenant admin, watches it.
 async fn board(app: &TestApp) -> (Client, pb::Project, Client) {
     let mut alice = app.editor("alice").await;
@@ -114,7 +109,7 @@ async fn assert_refused<R: Request>(
 
 #[tokio::test]
 async fn a_work_item_can_be_created_with_every_field_set() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     alice.add_member(&web, "bob", pb::ProjectRole::Editor).await;
     let epic = alice.create_item(&web, Type::Epic, "Checkout").await;
@@ -170,7 +165,7 @@ async fn a_work_item_can_be_created_with_every_field_set() {
 
 #[tokio::test]
 async fn a_work_item_created_with_only_the_required_fields_gets_the_defaults() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     let task = alice.create_item(&web, Type::Task, "Write the docs").await;
     assert_eq!(task.key, "WEB-1");
@@ -202,7 +197,7 @@ async fn a_work_item_created_with_only_the_required_fields_gets_the_defaults() {
 
 #[tokio::test]
 async fn an_update_changes_exactly_the_fields_it_names() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     alice.add_member(&web, "bob", pb::ProjectRole::Editor).await;
     let item = create(
@@ -276,7 +271,7 @@ async fn an_update_changes_exactly_the_fields_it_names() {
 
 #[tokio::test]
 async fn an_update_clears_parent_assignee_sprint_and_story_points() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let epic = alice.create_item(&web, Type::Epic, "Epic").await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
@@ -340,7 +335,7 @@ async fn an_update_clears_parent_assignee_sprint_and_story_points() {
 
 #[tokio::test]
 async fn each_field_updated_alone_is_stored_and_reaches_another_subscriber() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     alice.add_member(&web, "bob", pb::ProjectRole::Editor).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
@@ -425,7 +420,7 @@ async fn each_field_updated_alone_is_stored_and_reaches_another_subscriber() {
 
 #[tokio::test]
 async fn a_move_changes_column_position_and_sprint_in_one_command() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
     let mut todo = Vec::new();
@@ -520,7 +515,7 @@ async fn a_move_changes_column_position_and_sprint_in_one_command() {
 
 #[tokio::test]
 async fn a_card_moved_between_two_cards_of_another_column_lands_between_them() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     // Columns order their cards independently, so a card's position in one column can coincide
     // with the key computed for its new place in another; the move must still land there.
@@ -570,7 +565,7 @@ async fn a_card_moved_between_two_cards_of_another_column_lands_between_them() {
 
 #[tokio::test]
 async fn a_card_moved_to_the_bottom_of_another_column_never_shares_a_position() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     // The first card of every column gets the same key.
     let card = alice
@@ -605,7 +600,7 @@ async fn a_card_moved_to_the_bottom_of_another_column_never_shares_a_position() 
 
 #[tokio::test]
 async fn neighbours_must_be_other_cards_of_the_target_column_in_order() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let a = alice.create_item(&web, Type::Task, "A").await;
     let b = alice.create_item(&web, Type::Task, "B").await;
@@ -675,7 +670,7 @@ impl SplitMix {
 
 #[tokio::test]
 async fn fifty_random_moves_among_eight_cards_keep_one_consistent_order() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     let mut model: Vec<pb::WorkItem> = Vec::new();
     for n in 0..8 {
@@ -725,7 +720,7 @@ async fn fifty_random_moves_among_eight_cards_keep_one_consistent_order() {
 
 #[tokio::test]
 async fn an_item_with_live_children_cannot_be_deleted() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let epic = alice.create_item(&web, Type::Epic, "Epic").await;
     let story = create(
@@ -793,7 +788,7 @@ async fn an_item_with_live_children_cannot_be_deleted() {
 
 #[tokio::test]
 async fn an_item_is_found_by_id_or_key_with_its_ancestors_and_children() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     let epic = alice.create_item(&web, Type::Epic, "Epic").await;
     let story = create(
@@ -855,7 +850,7 @@ async fn an_item_is_found_by_id_or_key_with_its_ancestors_and_children() {
 
 #[tokio::test]
 async fn a_list_filters_by_type_status_sprint_assignee_parent_and_text() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     alice.add_member(&web, "bob", pb::ProjectRole::Editor).await;
     let sprint = create_sprint(&mut alice, &web, "Sprint 1").await;
@@ -1026,7 +1021,7 @@ async fn a_list_filters_by_type_status_sprint_assignee_parent_and_text() {
 
 #[tokio::test]
 async fn paging_with_a_cursor_returns_every_item_exactly_once() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     let mut expected = Vec::new();
     for n in 1..=23 {
@@ -1097,7 +1092,7 @@ async fn paging_with_a_cursor_returns_every_item_exactly_once() {
 
 #[tokio::test]
 async fn the_hierarchy_rules_refuse_a_parent_without_writing() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let ops = alice.create_project("OPS").await;
     let foreign_epic = alice.create_item(&ops, Type::Epic, "Elsewhere").await;
@@ -1226,7 +1221,7 @@ async fn the_hierarchy_rules_refuse_a_parent_without_writing() {
 
 #[tokio::test]
 async fn a_sprint_of_another_project_is_refused() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let ops = alice.create_project("OPS").await;
     let foreign = create_sprint(&mut alice, &ops, "OPS sprint").await;
@@ -1275,7 +1270,7 @@ async fn a_sprint_of_another_project_is_refused() {
 
 #[tokio::test]
 async fn invalid_input_is_refused_with_the_field_named_and_nothing_written() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let item = alice.create_item(&web, Type::Task, "Task").await;
     watcher.drain_events().await;
@@ -1594,7 +1589,7 @@ async fn invalid_input_is_refused_with_the_field_named_and_nothing_written() {
 
 #[tokio::test]
 async fn a_stale_version_is_a_conflict_that_carries_the_current_item() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let item = alice.create_item(&web, Type::Task, "Task").await;
     alice
@@ -1674,7 +1669,7 @@ async fn a_stale_version_is_a_conflict_that_carries_the_current_item() {
 
 #[tokio::test]
 async fn of_ten_concurrent_updates_with_the_same_version_exactly_one_wins() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let item = alice.create_item(&web, Type::Task, "Contended").await;
     let mut clients = Vec::new();
@@ -1732,7 +1727,7 @@ async fn of_ten_concurrent_updates_with_the_same_version_exactly_one_wins() {
 
 #[tokio::test]
 async fn a_replayed_request_id_returns_the_original_reply_and_writes_once() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     watcher.drain_events().await;
 
@@ -1829,7 +1824,7 @@ async fn a_replayed_request_id_returns_the_original_reply_and_writes_once() {
 
 #[tokio::test]
 async fn two_subscribers_see_each_others_changes_and_outsiders_see_nothing() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;
     alice.add_member(&web, "bob", pb::ProjectRole::Editor).await;
     alice
@@ -1889,7 +1884,7 @@ async fn two_subscribers_see_each_others_changes_and_outsiders_see_nothing() {
 
 #[tokio::test]
 async fn viewers_are_refused_every_work_item_change_and_editors_cannot_delete() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     // A tenant viewer is read-only even as a project admin.
     alice.add_member(&web, "vic", pb::ProjectRole::Admin).await;
@@ -2003,7 +1998,7 @@ async fn assert_command_refused(
 
 #[tokio::test]
 async fn a_non_member_cannot_tell_that_an_item_exists() {
-    let app = spawn().await;
+    let app = TestApp::spawn().await;
     let (mut alice, web, mut watcher) = board(&app).await;
     let item = alice.create_item(&web, Type::Task, "Secret").await;
     watcher.drain_events().await;
