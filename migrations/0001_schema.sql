@@ -187,7 +187,9 @@ CREATE TABLE swim_lanes (
 -- transaction as the change it describes.
 CREATE TABLE activity_log (
     id         INTEGER NOT NULL PRIMARY KEY,
-    seq        INTEGER REFERENCES change_log (seq),
+    -- The change-log entry written with this row. Not a foreign key: old change-log entries are
+    -- purged while the activity history is kept.
+    seq        INTEGER,
     project_id TEXT,
     entity     TEXT    NOT NULL CHECK (entity IN ('project', 'member', 'work_item', 'sprint',
                                                   'comment', 'time_entry', 'dependency', 'swim_lane')),

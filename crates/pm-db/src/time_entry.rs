@@ -96,10 +96,27 @@ pub async fn running_in_project(
 ) -> Result<Vec<TimeEntry>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM time_entries WHERE ended_at IS NULL AND deleted_at IS NULL \
-         AND work_item_id IN (SELECT id FROM work_items WHERE project_id = ?) ORDER BY started_at"
+         AND work_item_id IN (SELECT id FROM work_items WHERE project_id = ? AND deleted_at IS NULL) \
+         ORDER BY started_at"
     );
     let rows = sqlx::query(&sql)
         .bind(project.to_string())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Running timers on one item (of any user).
+pub async fn running_on_item(
+    conn: &mut SqliteConnection,
+    item: WorkItemId,
+) -> Result<Vec<TimeEntry>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM time_entries WHERE work_item_id = ? AND ended_at IS NULL \
+         AND deleted_at IS NULL ORDER BY started_at"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(item.to_string())
         .fetch_all(conn)
         .await?;
     rows.iter().map(from_row).collect()

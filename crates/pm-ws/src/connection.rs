@@ -66,7 +66,6 @@ pub async fn serve(socket: WebSocket, identity: Identity, realtime: Arc<Realtime
                     .await;
             }
         }
-        realtime.service.hubs().release(&tenant);
         metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
         drop(permit);
         tracing::debug!("disconnected");
@@ -308,17 +307,32 @@ impl<'a> Connection<'a> {
     /// has none), so events and replies leave this connection in sequence order, and a reply is a
     /// barrier: whatever was queued for this connection before the request was handled precedes it.
     async fn reply(&mut self, request_id: &str, outcome: Outcome) -> Result<(), ()> {
+        let hold_from = outcome.events.iter().map(|e| e.seq).min();
+        self.reply_holding(request_id, outcome, hold_from).await
+    }
+
+    /// Like [`Self::reply`], keeping queued events from sequence number `hold_from` on for later:
+    /// they follow something this reply must precede (its own events, or a replay).
+    async fn reply_holding(
+        &mut self,
+        request_id: &str,
+        outcome: Outcome,
+        hold_from: Option<u64>,
+    ) -> Result<(), ()> {
         while let Some(out) = self.pending.pop_front() {
             self.write(out.frame).await?;
         }
-        let first = outcome.events.iter().map(|e| e.seq).min();
         // Only what is queued now: a busy publisher must not keep the reply waiting.
         for _ in 0..self.queue.len() {
             let Ok(out) = self.queue.try_recv() else {
                 break;
             };
-            if first.is_some_and(|first| out.seq > first) {
+            if hold_from.is_some_and(|from| out.seq >= from) {
                 self.pending.push_back(out);
+                // Everything behind it is newer still: hold it too.
+                while let Ok(out) = self.queue.try_recv() {
+                    self.pending.push_back(out);
+                }
                 break;
             }
             self.write(out.frame).await?;
@@ -354,14 +368,14 @@ impl<'a> Connection<'a> {
             head_seq: live_from,
             viewers,
         };
-        self.reply(
-            request_id,
-            Outcome {
-                result: subscribed.into(),
-                events: Vec::new(),
-            },
-        )
-        .await?;
+        // With `since`, live events of this project (after `live_from`) wait until the replay of
+        // the older ones has been written.
+        let outcome = Outcome {
+            result: subscribed.into(),
+            events: Vec::new(),
+        };
+        let hold_from = s.since.map(|_| live_from + 1);
+        self.reply_holding(request_id, outcome, hold_from).await?;
         if let Some(since) = s.since {
             self.replay(project, since, live_from).await?;
         }
@@ -374,6 +388,17 @@ impl<'a> Connection<'a> {
     async fn replay(&mut self, project: ProjectId, since: u64, until: u64) -> Result<(), ()> {
         let service = Arc::clone(&self.realtime.service);
         let batch = self.realtime.limits.replay_batch;
+        if since > until {
+            // The client claims changes this server never published (its state comes from another
+            // history, such as a database restored from a backup).
+            Metrics::add(&self.metrics().resyncs_sent, 1);
+            let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
+                project_id: project.to_string(),
+                reason: pb::ResyncReason::SinceAhead.into(),
+                head_seq: until,
+            });
+            return self.write(encode_server(resync)).await;
+        }
         let mut cursor = since;
         loop {
             let page = match service

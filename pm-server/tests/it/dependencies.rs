@@ -94,7 +94,7 @@ async fn list(client: &mut Client, item: &pb::WorkItem) -> pb::DependencyList {
         .await
 }
 
-fn assert_refused(err: &pb::Error, expected: pb::ErrorCode, field: &str) {
+fn assert_code_and_field(err: &pb::Error, expected: pb::ErrorCode, field: &str) {
     assert_eq!(
         (code(err), err.field.as_str()),
         (expected, field),
@@ -180,7 +180,7 @@ async fn a_link_from_an_item_to_itself_is_refused() {
     let a = &items[0];
     for request in [blocks(a, a), relates(a, a)] {
         let err = alice.err(request).await;
-        assert_refused(&err, pb::ErrorCode::Validation, "blocked_id");
+        assert_code_and_field(&err, pb::ErrorCode::Validation, "blocked_id");
     }
     watcher.assert_no_events().await;
     assert_eq!(list(&mut alice, a).await, pb::DependencyList::default());
@@ -221,7 +221,7 @@ async fn a_link_between_items_of_two_projects_is_refused() {
         relates(web_item, &elsewhere),
     ] {
         let err = alice.err(request).await;
-        assert_refused(&err, pb::ErrorCode::Validation, "blocked_id");
+        assert_code_and_field(&err, pb::ErrorCode::Validation, "blocked_id");
     }
     watcher.assert_no_events().await;
     assert_eq!(
@@ -238,7 +238,7 @@ async fn a_direct_cycle_is_refused_with_its_path_by_key() {
     let (_, events) = commit(&mut alice, blocks(a, b)).await;
 
     let err = alice.err(blocks(b, a)).await;
-    assert_refused(&err, pb::ErrorCode::Validation, "blocked_id");
+    assert_code_and_field(&err, pb::ErrorCode::Validation, "blocked_id");
     // [blocking, blocked, ..., blocking]: the new link WEB-2 → WEB-1 and the way back.
     assert_eq!(err.cycle, ["WEB-2", "WEB-1", "WEB-2"]);
 
@@ -262,7 +262,7 @@ async fn a_long_cycle_is_refused_with_its_shortest_path_by_key() {
     }
 
     let err = alice.err(blocks(d, a)).await;
-    assert_refused(&err, pb::ErrorCode::Validation, "blocked_id");
+    assert_code_and_field(&err, pb::ErrorCode::Validation, "blocked_id");
     assert_eq!(err.cycle, ["WEB-4", "WEB-1", "WEB-2", "WEB-3", "WEB-4"]);
 
     // A shortcut is a diamond, not a cycle; the cycle shown is then the shorter way round.
@@ -344,7 +344,7 @@ async fn opposite_links_sent_at_the_same_instant_from_two_connections_cannot_bot
             })
             .collect();
         assert_eq!(refused.len(), 1, "exactly one of {replies:?} is refused");
-        assert_refused(refused[0], pb::ErrorCode::Validation, "blocked_id");
+        assert_code_and_field(refused[0], pb::ErrorCode::Validation, "blocked_id");
         assert_eq!(refused[0].cycle.len(), 3, "{:?}", refused[0]);
         for reply in replies {
             events.extend(reply.events);

@@ -74,7 +74,7 @@ async fn record(
 }
 
 /// Ends a running entry now, or at its 24-hour limit if it has run longer than that.
-async fn stop_entry(m: &mut Mutation<'_>, running: &TimeEntry) -> Result<pb::TimeEntry> {
+pub(crate) async fn stop_entry(m: &mut Mutation<'_>, running: &TimeEntry) -> Result<pb::TimeEntry> {
     let item = work_item::get(&mut m.tx, running.work_item_id).await?;
     let latest = running.started_at.plus_millis(TIME_ENTRY_MAX_MS);
     let mut stopped = running.clone();

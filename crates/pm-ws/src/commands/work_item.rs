@@ -571,6 +571,10 @@ async fn delete_inner(m: &mut Mutation<'_>, id: WorkItemId, version: i64) -> Res
         )));
     }
     check_leaving_sprint(&mut m.tx, item.sprint_id).await?;
+    // Timers running on the item stop now: their users must be able to start others.
+    for running in pm_db::time_entry::running_on_item(&mut m.tx, item.id).await? {
+        crate::commands::time::stop_entry(m, &running).await?;
+    }
     let blocked_before = dependency::blocked_items(&mut m.tx, project.id).await?;
     work_item::soft_delete(&mut m.tx, item.id, version, m.at, &m.actor.user)
         .await
