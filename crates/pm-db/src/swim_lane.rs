@@ -74,3 +74,41 @@ pub async fn list(conn: &mut SqliteConnection, project: ProjectId) -> Result<Vec
     .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// A lane by id.
+pub async fn get(conn: &mut SqliteConnection, id: SwimLaneId) -> Result<SwimLane> {
+    let row = sqlx::query(
+        "SELECT id, project_id, name, status, position, wip_limit FROM swim_lanes WHERE id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref()
+        .map(from_row)
+        .transpose()?
+        .ok_or(crate::Error::NotFound {
+            entity: EntityKind::SwimLane,
+        })
+}
+
+/// Renames a lane or changes its work-in-progress limit (its status and place are fixed).
+pub async fn update(
+    conn: &mut SqliteConnection,
+    lane: &SwimLane,
+    at: Timestamp,
+) -> Result<SwimLane> {
+    let done =
+        sqlx::query("UPDATE swim_lanes SET name = ?, wip_limit = ?, updated_at = ? WHERE id = ?")
+            .bind(&lane.name)
+            .bind(lane.wip_limit.map(i64::from))
+            .bind(at.as_millis())
+            .bind(lane.id.to_string())
+            .execute(&mut *conn)
+            .await?;
+    if done.rows_affected() == 0 {
+        return Err(crate::Error::NotFound {
+            entity: EntityKind::SwimLane,
+        });
+    }
+    get(conn, lane.id).await
+}

@@ -427,6 +427,19 @@ async fn swim_lanes_default_to_one_per_status_in_board_order() {
     let statuses: Vec<_> = lanes.iter().map(|l| l.status).collect();
     assert_eq!(statuses, WorkItemStatus::ALL);
     assert_eq!(lanes[2].name, "In progress");
+
+    let mut doing = lanes[2].clone();
+    doing.name = "Doing".into();
+    doing.wip_limit = Some(3);
+    let stored = swim_lane::update(&mut tx, &doing, now()).await.unwrap();
+    assert_eq!(swim_lane::get(&mut tx, doing.id).await.unwrap(), stored);
+    assert_eq!((stored.name.as_str(), stored.wip_limit), ("Doing", Some(3)));
+    let mut zero = stored.clone();
+    zero.wip_limit = Some(0);
+    assert!(matches!(
+        swim_lane::update(&mut tx, &zero, now()).await,
+        Err(Error::ConstraintViolated)
+    ));
 }
 
 #[tokio::test]
