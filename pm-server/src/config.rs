@@ -109,6 +109,21 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub metrics_token: Option<String>,
+    /// Browser origins allowed to call the REST API (CORS), comma-separated, e.g.
+    /// https://pm.example.com [default: none: CORS off].
+    #[arg(
+        long,
+        env = "PM_CORS_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// Sustained REST API requests per second per user [default: 20].
+    #[arg(long, env = "PM_API_REQUESTS_PER_SECOND")]
+    pub api_requests_per_second: Option<u32>,
+    /// REST API requests a user may send in a burst [default: 100].
+    #[arg(long, env = "PM_API_REQUEST_BURST")]
+    pub api_request_burst: Option<u32>,
 }
 
 /// The TOML file: every setting optional, names as in `docs/deployment.md`.
@@ -142,6 +157,9 @@ struct FileConfig {
     log_format: Option<String>,
     log_level: Option<String>,
     demo: Option<bool>,
+    cors_allowed_origins: Option<Vec<String>>,
+    api_requests_per_second: Option<u32>,
+    api_request_burst: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +196,11 @@ pub struct Config {
     pub log_level: String,
     /// Seed the demo tenant on start.
     pub demo: bool,
+    /// Browser origins allowed to call the REST API; empty: CORS is off.
+    pub cors_allowed_origins: Vec<String>,
+    /// The REST API's per-user rate limit: sustained requests per second and burst.
+    pub api_requests_per_second: u32,
+    pub api_request_burst: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +233,9 @@ impl Config {
             log_format: LogFormat::Text,
             log_level: "info".to_owned(),
             demo: false,
+            cors_allowed_origins: Vec::new(),
+            api_requests_per_second: 20,
+            api_request_burst: 100,
         }
     }
 
@@ -313,6 +339,19 @@ impl Config {
             c.log_level = level;
         }
         c.demo = serve.demo || file.demo.unwrap_or(false);
+        if let Some(origins) = serve
+            .cors_allowed_origins
+            .clone()
+            .or(file.cors_allowed_origins)
+        {
+            c.cors_allowed_origins = origins
+                .iter()
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        layer!(api_requests_per_second => c.api_requests_per_second);
+        layer!(api_request_burst => c.api_request_burst);
         c.validate()?;
         Ok(c)
     }
@@ -392,6 +431,12 @@ impl Config {
                     .map_or_else(String::new, |a| a.to_string()),
             ),
             ("metrics_token", secret(self.metrics_token.is_some())),
+            ("cors_allowed_origins", self.cors_allowed_origins.join(",")),
+            (
+                "api_requests_per_second",
+                self.api_requests_per_second.to_string(),
+            ),
+            ("api_request_burst", self.api_request_burst.to_string()),
         ]
     }
 
@@ -406,6 +451,11 @@ impl Config {
             ("max_connections", l.max_connections),
             ("max_connections_per_tenant", l.max_connections_per_tenant),
             ("max_open_tenants", self.max_open_tenants),
+            (
+                "api_requests_per_second",
+                self.api_requests_per_second as usize,
+            ),
+            ("api_request_burst", self.api_request_burst as usize),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -429,6 +479,19 @@ impl Config {
         }
         if l.write_timeout.is_zero() {
             bail!("write_timeout_ms must be greater than 0");
+        }
+        for origin in &self.cors_allowed_origins {
+            // Scheme, host and optional port: no path, not even a trailing slash.
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            if host.is_none_or(|h| h.is_empty() || h.contains('/'))
+                || axum::http::HeaderValue::from_str(origin).is_err()
+            {
+                bail!(
+                    "cors_allowed_origins: {origin:?} is not an origin like https://pm.example.com"
+                );
+            }
         }
         if self.auth.algorithm == JwtAlgorithm::Rs256 && self.auth.public_key_file.is_none() {
             bail!("jwt_public_key_file is required when jwt_algorithm is RS256");

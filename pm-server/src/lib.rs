@@ -7,6 +7,7 @@ pub mod demo;
 pub mod keys;
 pub mod maintenance;
 mod metrics;
+mod rest;
 mod router;
 mod state;
 mod ws;
@@ -67,6 +68,7 @@ pub async fn run(
         connections: connections.clone(),
         http_metrics: Arc::default(),
         metrics_token: config.metrics_token.as_deref().map(Arc::from),
+        api: Arc::new(rest::Api::new(&config)?),
     };
 
     let maintenance = tokio::spawn(maintenance::run(

@@ -23,18 +23,21 @@ pub(crate) mod sprint;
 pub(crate) mod view;
 pub(crate) mod work_item;
 
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
+use pm_auth::Identity;
 use pm_core::ProjectId;
-use pm_db::{SqliteConnection, change_log};
+use pm_db::{Sqlite, SqliteConnection, TenantDb, Transaction, change_log};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 
 use self::auth::RateLimiter;
+use self::error::ApiError;
 use crate::state::AppState;
 
 /// What the REST API shares between requests.
@@ -50,8 +53,9 @@ impl Api {
             .cors_allowed_origins
             .iter()
             .map(|o| {
-                HeaderValue::from_str(o)
-                    .map_err(|_| anyhow::anyhow!("cors_allowed_origins: {o:?} is not a valid origin"))
+                HeaderValue::from_str(o).map_err(|_| {
+                    anyhow::anyhow!("cors_allowed_origins: {o:?} is not a valid origin")
+                })
             })
             .collect::<anyhow::Result<_>>()?;
         Ok(Self {
@@ -65,7 +69,6 @@ impl Api {
 /// its endpoint, unknown paths and methods get JSON errors, and CORS applies when configured.
 pub(crate) fn serve(api: OpenApiRouter<AppState>, state: &AppState) -> Router<AppState> {
     let (router, document) = api.split_for_parts();
-    let document = openapi::finish(document);
     let router = router
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(Extension(Arc::new(document)));
@@ -145,5 +148,35 @@ impl ETag {
             HeaderValue::from_static("private, no-cache"),
         );
         response
+    }
+}
+
+/// A read transaction on the caller's tenant database: every query in it sees one snapshot. It
+/// holds the database open while it lives (a database is only closed while nobody holds it).
+pub(crate) struct Reader {
+    // Dropped before `_db`: fields drop in declaration order.
+    tx: Transaction<'static, Sqlite>,
+    _db: Arc<TenantDb>,
+}
+
+impl Reader {
+    pub async fn begin(state: &AppState, caller: &Identity) -> Result<Self, ApiError> {
+        let db = state.realtime.service.tenant_db(caller).await?;
+        let tx = db.begin_read().await?;
+        Ok(Self { tx, _db: db })
+    }
+}
+
+impl Deref for Reader {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for Reader {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
     }
 }

@@ -3,7 +3,11 @@
 use axum::Router;
 use axum::middleware;
 use axum::routing::get;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::rest::{self, activity, change, llm, openapi, project, sprint, work_item};
 use crate::state::AppState;
 use crate::{metrics, ws};
 
@@ -12,7 +16,8 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
     let mut router = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/health", get(ws::health))
-        .route("/ready", get(ws::ready));
+        .route("/ready", get(ws::ready))
+        .merge(rest::serve(api(), &state));
     if with_metrics {
         router = router.route("/metrics", get(metrics::render));
     }
@@ -22,6 +27,25 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
             metrics::count_requests,
         ))
         .with_state(state)
+}
+
+/// The read-only REST API. Each route is registered together with its OpenAPI operation (`routes!`
+/// reads the handler's `#[utoipa::path]`), so nothing is served undocumented.
+pub(crate) fn api() -> OpenApiRouter<AppState> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(project::list))
+        .routes(routes!(project::get))
+        .routes(routes!(project::context))
+        .routes(routes!(work_item::list))
+        .routes(routes!(work_item::get))
+        .routes(routes!(sprint::list))
+        .routes(routes!(sprint::get))
+        .routes(routes!(activity::list))
+        .routes(routes!(change::list))
+        .routes(routes!(llm::context))
+        .routes(routes!(openapi::document))
+        .fallback(rest::error::unknown_endpoint);
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 
 /// `/metrics` alone, for a separate (private) listen address.

@@ -19,4 +19,6 @@ pub struct AppState {
     pub http_metrics: Arc<HttpMetrics>,
     /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
     pub metrics_token: Option<Arc<str>>,
+    /// The REST API's rate limiter and CORS settings.
+    pub api: Arc<crate::rest::Api>,
 }

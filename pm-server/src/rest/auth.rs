@@ -79,7 +79,8 @@ impl RateLimiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if buckets.by_user.len() > buckets.sweep_above {
             // A bucket idle for this long is full again: dropping it changes nothing.
-            let refill = Duration::from_secs_f64(f64::from(self.burst) / f64::from(self.per_second));
+            let refill =
+                Duration::from_secs_f64(f64::from(self.burst) / f64::from(self.per_second));
             buckets
                 .by_user
                 .retain(|_, (_, last)| now.saturating_duration_since(*last) < refill);
@@ -118,7 +119,11 @@ mod tests {
         assert!(limiter.try_take(&alice, now).is_err());
         assert!(limiter.try_take(&identity("acme", "bob"), now).is_ok());
         assert!(limiter.try_take(&identity("other", "alice"), now).is_ok());
-        assert!(limiter.try_take(&alice, now + Duration::from_secs(1)).is_ok());
+        assert!(
+            limiter
+                .try_take(&alice, now + Duration::from_secs(1))
+                .is_ok()
+        );
     }
 
     #[test]

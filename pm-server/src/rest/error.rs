@@ -215,3 +215,52 @@ pub(crate) async fn unknown_endpoint() -> ApiError {
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
+
+// ---- the error responses, as the OpenAPI document lists them ----------------------------------
+// These types only document responses (`responses(..)` of `#[utoipa::path]`); `ApiError` is what
+// handlers return.
+
+/// Errors every authenticated endpoint may answer.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "documents responses; never constructed")]
+pub(crate) enum Common {
+    /// A parameter is malformed, out of range or unknown; `field` names it.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No bearer token, or one that does not verify.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// Too many requests from this user; wait `Retry-After` seconds.
+    #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait")))]
+    RateLimited(ErrorBody),
+    /// An internal failure (logged on the server).
+    #[response(status = 500)]
+    Internal(ErrorBody),
+    /// Storage is busy or unavailable; retry shortly.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// Errors of endpoints that name a project or something in one.
+#[derive(utoipa::IntoResponses)]
+#[expect(dead_code, reason = "documents responses; never constructed")]
+pub(crate) enum Access {
+    /// The caller is not a member of the project.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such id or key in the caller's tenant (another tenant's ids are never found).
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// The representation has not changed since the `ETag` given in `If-None-Match`.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 304, headers(("ETag" = String, description = "The unchanged tag")))]
+pub(crate) struct NotModified;
+
+/// `since` is older than the retained change log (or ahead of it): reload what you mirror, then
+/// poll from the `seq` of a fresh project context.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 410)]
+#[expect(dead_code, reason = "documents responses; never constructed")]
+pub(crate) struct Gone(ErrorBody);

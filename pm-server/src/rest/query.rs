@@ -94,12 +94,27 @@ impl QueryReader {
     }
 
     /// A number between `min` and `max`, `default` when absent.
-    pub fn bounded(&mut self, name: &str, default: u32, min: u32, max: u32) -> Result<u32, ApiError> {
+    pub fn bounded(
+        &mut self,
+        name: &str,
+        default: u32,
+        min: u32,
+        max: u32,
+    ) -> Result<u32, ApiError> {
+        Ok(self.optional_bounded(name, min, max)?.unwrap_or(default))
+    }
+
+    /// A number between `min` and `max`, if given.
+    pub fn optional_bounded(
+        &mut self,
+        name: &str,
+        min: u32,
+        max: u32,
+    ) -> Result<Option<u32>, ApiError> {
         let expected = format!("a whole number from {min} to {max}");
         match self.parse::<u32>(name, &expected)? {
-            None => Ok(default),
-            Some(n) if (min..=max).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::bad_request(name, expected)),
+            Some(n) if !(min..=max).contains(&n) => Err(ApiError::bad_request(name, expected)),
+            n => Ok(n),
         }
     }
 
@@ -129,4 +144,11 @@ pub(crate) fn parse_each<T>(
         .iter()
         .map(|v| parse(v).map_err(|e| ApiError::bad_request(name, e.to_string())))
         .collect()
+}
+
+/// Endpoints without query parameters still refuse unknown ones.
+impl FromQuery for () {
+    fn from_query(_: &mut QueryReader) -> Result<Self, ApiError> {
+        Ok(())
+    }
 }

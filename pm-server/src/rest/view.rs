@@ -8,7 +8,7 @@ use pm_core::{
 };
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::{Array, ArrayBuilder, Object, ObjectBuilder, Type};
 
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b
@@ -45,6 +45,15 @@ enum_schemas! {
     dependency_type_schema => DependencyType,
     entity_kind_schema => EntityKind,
     activity_action_schema => ActivityAction,
+}
+
+/// Lists of enum values, for filters that take several.
+pub(crate) fn item_types_schema() -> Array {
+    ArrayBuilder::new().items(item_type_schema()).build()
+}
+
+pub(crate) fn item_statuses_schema() -> Array {
+    ArrayBuilder::new().items(item_status_schema()).build()
 }
 
 /// How much of each description a response carries.
@@ -223,8 +232,7 @@ pub(crate) struct Derived {
 
 impl WorkItem {
     pub fn new(w: &pm_core::WorkItem, derived: Derived, descriptions: Descriptions) -> Self {
-        let (description, description_truncated) =
-            descriptions.apply(&w.description.to_string());
+        let (description, description_truncated) = descriptions.apply(&w.description.to_string());
         Self {
             id: w.id.to_string(),
             key: w.key.to_string(),

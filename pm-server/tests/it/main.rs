@@ -11,6 +11,7 @@ mod dependencies;
 mod members;
 mod ops;
 mod projects;
+mod rest;
 mod sprints;
 mod subscriptions;
 mod sync;

@@ -1,0 +1,414 @@
+//! `/projects/{project}/work-items` (filtered, paged by item number) and `/work-items/{item}`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use pm_core::{
+    DependencyType, EntityKind, SprintId, UserId, WorkItemId, WorkItemStatus, WorkItemType,
+};
+use pm_db::{activity, comment, dependency, time_entry, work_item};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::Caller;
+use super::error::{Access, ApiError, Common, NotModified};
+use super::query::{FromQuery, Params, QueryReader, parse_each};
+use super::view::{self, Derived, Descriptions};
+use super::{ETag, Reader, project, project_seq};
+use crate::state::AppState;
+
+/// Items per page unless asked otherwise, and the most a page holds.
+const PAGE: u32 = 50;
+const PAGE_MAX: u32 = 200;
+/// Characters of each description a list carries unless asked otherwise.
+const LIST_DESCRIPTION_CHARS: u32 = 200;
+/// The newest comments and activity entries a work item's detail includes.
+const DETAIL_COMMENTS: usize = 100;
+const DETAIL_ACTIVITY: u32 = 50;
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Only these types (comma-separated or repeated).
+    #[param(rename = "type", style = Form, explode = false, required = false)]
+    #[param(schema_with = view::item_types_schema)]
+    item_type: Vec<WorkItemType>,
+    /// Only these statuses (comma-separated or repeated), e.g. `todo,in_progress`.
+    #[param(style = Form, explode = false, required = false)]
+    #[param(schema_with = view::item_statuses_schema)]
+    status: Vec<WorkItemStatus>,
+    /// Only items in this sprint (id); empty (`sprint=`) for items in no sprint.
+    sprint: Option<String>,
+    /// Only items assigned to this user; empty (`assignee=`) for unassigned items.
+    assignee: Option<String>,
+    /// Only children of this item (id or key, e.g. `WEB-1`); empty (`parent=`) for top-level
+    /// items.
+    parent: Option<String>,
+    /// Only blocked (`true`) or only unblocked (`false`) items.
+    blocked: Option<bool>,
+    /// Case-insensitive text that the title or the description contains.
+    text: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Items per page.
+    #[param(default = 50, minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// Characters of each description (0 leaves them out).
+    #[param(default = 200, minimum = 0, maximum = 50000)]
+    description_chars: Option<u32>,
+}
+
+impl FromQuery for ListParams {
+    fn from_query(q: &mut QueryReader) -> Result<Self, ApiError> {
+        let max_chars = u32::try_from(pm_core::DESCRIPTION_MAX_CHARS).unwrap_or(u32::MAX);
+        Ok(Self {
+            item_type: parse_each(&q.list("type"), "type", WorkItemType::parse)?,
+            status: parse_each(&q.list("status"), "status", WorkItemStatus::parse)?,
+            sprint: q.text("sprint")?,
+            assignee: q.text("assignee")?,
+            parent: q.text("parent")?,
+            blocked: q.flag("blocked")?,
+            text: q.text("text")?,
+            cursor: q.text("cursor")?,
+            limit: Some(q.limit("limit", PAGE, PAGE_MAX)?),
+            description_chars: Some(q.bounded(
+                "description_chars",
+                LIST_DESCRIPTION_CHARS,
+                0,
+                max_chars,
+            )?),
+        })
+    }
+}
+
+/// One page of work items.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WorkItemPage {
+    /// In item-number order.
+    pub items: Vec<view::WorkItem>,
+    /// Pass as `cursor` for the next page; left out on the last page. Items created meanwhile get
+    /// higher numbers, so paging to the end returns every item exactly once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_cursor: Option<String>,
+}
+
+/// `Some(None)` for the empty value (the "none" filter), `Some(Some(v))` for a value.
+fn nullable<T>(
+    raw: Option<&str>,
+    name: &str,
+    parse: impl FnOnce(&str) -> pm_core::RuleResult<T>,
+) -> Result<Option<Option<T>>, ApiError> {
+    match raw.map(str::trim) {
+        None => Ok(None),
+        Some("") => Ok(Some(None)),
+        Some(v) => parse(v)
+            .map(|v| Some(Some(v)))
+            .map_err(|e| ApiError::bad_request(name, e.to_string())),
+    }
+}
+
+/// List a project's work items, filtered and paged.
+///
+/// Paging follows item numbers: pass `next_cursor` back as `cursor` until it is left out. Every
+/// item that exists for the whole walk is returned exactly once, even while items are created.
+#[utoipa::path(
+    get,
+    path = "/projects/{project}/work-items",
+    tag = "work-items",
+    params(
+        ("project" = String, Path, description = "Project id (UUID) or key, e.g. `WEB`"),
+        ListParams
+    ),
+    responses(
+        (status = 200, description = "One page of matching items", body = WorkItemPage),
+        Access,
+        Common
+    )
+)]
+pub(crate) async fn list(
+    Caller(caller): Caller,
+    State(state): State<AppState>,
+    Path(id_or_key): Path<String>,
+    Params(params): Params<ListParams>,
+) -> Result<Json<WorkItemPage>, ApiError> {
+    let (mut r, project, _) = project::open(&state, &caller, &id_or_key).await?;
+    let parent = match params.parent.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(raw) => match pm_ws::read::find_work_item(&mut r, raw).await {
+            Ok(item) => Some(Some(item.id)),
+            Err(pm_ws::Error::NotFound { .. }) => {
+                return Err(ApiError::bad_request("parent", "no such work item"));
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let after_number = params
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::bad_request("cursor", "not a cursor this endpoint returned"))
+        })
+        .transpose()?;
+    let limit = params.limit.unwrap_or(PAGE);
+    let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut filter = work_item::Filter {
+        types: params.item_type,
+        statuses: params.status,
+        sprint: nullable(params.sprint.as_deref(), "sprint", SprintId::parse)?,
+        assignee: nullable(params.assignee.as_deref(), "assignee", UserId::parse)?,
+        parent,
+        text: params.text.filter(|t| !t.is_empty()),
+        after_number,
+        // One more than the page tells whether there is a next one.
+        limit: Some(limit + 1),
+    };
+    let blocked = dependency::blocked_items(&mut r, project.id).await?;
+    // `blocked` is derived, not a column: read batches until the page is full or the items end.
+    let mut items = Vec::new();
+    loop {
+        let batch = work_item::list(&mut r, project.id, &filter).await?;
+        let exhausted = batch.len() <= page_len;
+        filter.after_number = batch.last().map(|i| i.key.number);
+        items.extend(
+            batch
+                .into_iter()
+                .filter(|i| params.blocked.is_none_or(|b| blocked.contains(&i.id) == b)),
+        );
+        if items.len() > page_len || exhausted {
+            break;
+        }
+    }
+    let next_cursor = if items.len() > page_len {
+        items.truncate(page_len);
+        items.last().map(|i| i.key.number.to_string())
+    } else {
+        None
+    };
+    let logged = work_item::logged_ms_by_item(&mut r, project.id).await?;
+    let descriptions = Descriptions::Chars(
+        usize::try_from(params.description_chars.unwrap_or(LIST_DESCRIPTION_CHARS))
+            .unwrap_or(usize::MAX),
+    );
+    Ok(Json(WorkItemPage {
+        items: items
+            .iter()
+            .map(|i| {
+                let derived = Derived {
+                    blocked: blocked.contains(&i.id),
+                    logged_ms: logged.get(&i.id).copied().unwrap_or(0),
+                };
+                view::WorkItem::new(i, derived, descriptions)
+            })
+            .collect(),
+        next_cursor,
+    }))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DetailParams {
+    /// Characters of the description to include; the whole description when left out.
+    #[param(minimum = 0, maximum = 50000)]
+    description_chars: Option<u32>,
+}
+
+impl FromQuery for DetailParams {
+    fn from_query(q: &mut QueryReader) -> Result<Self, ApiError> {
+        let max_chars = u32::try_from(pm_core::DESCRIPTION_MAX_CHARS).unwrap_or(u32::MAX);
+        Ok(Self {
+            description_chars: q.optional_bounded("description_chars", 0, max_chars)?,
+        })
+    }
+}
+
+/// A work item's links, from its point of view.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Links {
+    /// `blocks` links whose blocked side is this item.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<view::Dependency>,
+    /// `blocks` links whose blocking side is this item.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocking: Vec<view::Dependency>,
+    /// `relates_to` links in either direction.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<view::Dependency>,
+}
+
+/// Finished time per user.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserTime {
+    pub user_id: String,
+    pub logged_ms: i64,
+}
+
+/// A timer running on the item.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RunningTimer {
+    pub user_id: String,
+    pub started_at: i64,
+}
+
+/// Time tracked on the item.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TimeSummary {
+    /// Milliseconds of finished time entries.
+    pub logged_ms: i64,
+    /// Finished time per user, most first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_user: Vec<UserTime>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub running: Vec<RunningTimer>,
+}
+
+/// A work item with everything around it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct WorkItemDetail {
+    pub work_item: view::WorkItem,
+    /// Parent first, then its parent, up to the top.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ancestors: Vec<view::ItemRef>,
+    /// Live children in number order, descriptions shortened to 200 characters.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<view::WorkItem>,
+    pub dependencies: Links,
+    /// The newest 100 live comments, oldest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub comments: Vec<view::Comment>,
+    /// All live comments, including any not listed.
+    pub comment_count: usize,
+    pub time: TimeSummary,
+    /// The item's newest 50 activity entries, newest first (see `/activity` for more).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub activity: Vec<view::Activity>,
+}
+
+/// Get one work item by id or key (`WEB-42`), with its description, ancestors, children,
+/// dependencies, comments, time and activity.
+#[utoipa::path(
+    get,
+    path = "/work-items/{item}",
+    tag = "work-items",
+    params(
+        ("item" = String, Path, description = "Work item id (UUID) or key, e.g. `WEB-42`"),
+        DetailParams,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier response: 304 if nothing changed")
+    ),
+    responses(
+        (status = 200, description = "The work item and what surrounds it", body = WorkItemDetail,
+            headers(("ETag" = String, description = "Changes whenever anything in the item's project changes"))),
+        NotModified,
+        Access,
+        Common
+    )
+)]
+pub(crate) async fn get(
+    Caller(caller): Caller,
+    State(state): State<AppState>,
+    Path(id_or_key): Path<String>,
+    Params(params): Params<DetailParams>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut r = Reader::begin(&state, &caller).await?;
+    let item = pm_ws::read::find_work_item(&mut r, &id_or_key).await?;
+    let project = pm_db::project::get(&mut r, item.project_id).await?;
+    pm_ws::read::authorize_read(&mut r, &caller, &project).await?;
+    let etag = ETag::new(project_seq(&mut r, project.id).await?);
+    if etag.matches(&headers) {
+        return Ok(etag.not_modified());
+    }
+    let blocked = dependency::blocked_items(&mut r, project.id).await?;
+    let logged = work_item::logged_ms_by_item(&mut r, project.id).await?;
+    let derived = |id: &WorkItemId| Derived {
+        blocked: blocked.contains(id),
+        logged_ms: logged.get(id).copied().unwrap_or(0),
+    };
+    let ancestors = work_item::ancestors(&mut r, &item).await?;
+    let children = work_item::children(&mut r, item.id).await?;
+    let mut links = Links {
+        blocked_by: Vec::new(),
+        blocking: Vec::new(),
+        related: Vec::new(),
+    };
+    for link in dependency::list_for_item(&mut r, item.id).await? {
+        let blocking = work_item::get(&mut r, link.blocking_id).await?;
+        let blocked = work_item::get(&mut r, link.blocked_id).await?;
+        let wire =
+            view::Dependency::new(&link, &blocking.key.to_string(), &blocked.key.to_string());
+        match link.dep_type {
+            DependencyType::RelatesTo => links.related.push(wire),
+            DependencyType::Blocks if link.blocked_id == item.id => links.blocked_by.push(wire),
+            DependencyType::Blocks => links.blocking.push(wire),
+        }
+    }
+    let comments = comment::list(&mut r, item.id).await?;
+    let comment_count = comments.len();
+    let entries = time_entry::list_for_item(&mut r, item.id).await?;
+    let mut per_user: HashMap<&UserId, i64> = HashMap::new();
+    let mut running = Vec::new();
+    for e in &entries {
+        match e.duration_ms {
+            Some(ms) if e.ended_at.is_some() => *per_user.entry(&e.user_id).or_default() += ms,
+            _ => running.push(RunningTimer {
+                user_id: e.user_id.to_string(),
+                started_at: e.started_at.as_millis(),
+            }),
+        }
+    }
+    let mut per_user: Vec<UserTime> = per_user
+        .into_iter()
+        .map(|(user, ms)| UserTime {
+            user_id: user.to_string(),
+            logged_ms: ms,
+        })
+        .collect();
+    per_user.sort_by(|a, b| {
+        b.logged_ms
+            .cmp(&a.logged_ms)
+            .then(a.user_id.cmp(&b.user_id))
+    });
+    let recent = activity::list(
+        &mut r,
+        &activity::Filter {
+            entity: Some((EntityKind::WorkItem, item.id.to_string())),
+            limit: DETAIL_ACTIVITY,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let descriptions = match params.description_chars {
+        None => Descriptions::Full,
+        Some(n) => Descriptions::Chars(usize::try_from(n).unwrap_or(usize::MAX)),
+    };
+    let child_descriptions =
+        Descriptions::Chars(usize::try_from(LIST_DESCRIPTION_CHARS).unwrap_or(usize::MAX));
+    let detail = WorkItemDetail {
+        work_item: view::WorkItem::new(&item, derived(&item.id), descriptions),
+        ancestors: ancestors.iter().map(Into::into).collect(),
+        children: children
+            .iter()
+            .map(|c| view::WorkItem::new(c, derived(&c.id), child_descriptions))
+            .collect(),
+        dependencies: links,
+        comments: comments
+            .iter()
+            .skip(comment_count.saturating_sub(DETAIL_COMMENTS))
+            .map(Into::into)
+            .collect(),
+        comment_count,
+        time: TimeSummary {
+            logged_ms: derived(&item.id).logged_ms,
+            per_user,
+            running,
+        },
+        activity: recent.iter().map(Into::into).collect(),
+    };
+    Ok(etag.json(&detail))
+}
