@@ -18,6 +18,19 @@ fn allowed() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
             "pm-server",
             BTreeSet::from(["pm-core", "pm-proto", "pm-db", "pm-auth", "pm-ws"]),
         ),
+        // Tooling on top of everything: the load generator speaks the protocol and can run the
+        // server embedded. Nothing may depend on it.
+        (
+            "pm-bench",
+            BTreeSet::from([
+                "pm-core",
+                "pm-proto",
+                "pm-db",
+                "pm-auth",
+                "pm-ws",
+                "pm-server",
+            ]),
+        ),
     ])
 }
 
