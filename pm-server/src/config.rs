@@ -124,6 +124,10 @@ pub struct ServeArgs {
     /// REST API requests a user may send in a burst [default: 100].
     #[arg(long, env = "PM_API_REQUEST_BURST")]
     pub api_request_burst: Option<u32>,
+    /// Serve the web client from this directory (a built frontend/dist) instead of the copy
+    /// built into the binary.
+    #[arg(long, env = "PM_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// The TOML file: every setting optional, names as in `docs/deployment.md`.
@@ -160,6 +164,7 @@ struct FileConfig {
     cors_allowed_origins: Option<Vec<String>>,
     api_requests_per_second: Option<u32>,
     api_request_burst: Option<u32>,
+    web_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +206,8 @@ pub struct Config {
     /// The REST API's per-user rate limit: sustained requests per second and burst.
     pub api_requests_per_second: u32,
     pub api_request_burst: u32,
+    /// The web client's files on disk; None: the copy built into the binary.
+    pub web_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +243,7 @@ impl Config {
             cors_allowed_origins: Vec::new(),
             api_requests_per_second: 20,
             api_request_burst: 100,
+            web_dir: None,
         }
     }
 
@@ -352,6 +360,7 @@ impl Config {
         }
         layer!(api_requests_per_second => c.api_requests_per_second);
         layer!(api_request_burst => c.api_request_burst);
+        c.web_dir = serve.web_dir.clone().or(file.web_dir);
         c.validate()?;
         Ok(c)
     }
@@ -437,6 +446,7 @@ impl Config {
                 self.api_requests_per_second.to_string(),
             ),
             ("api_request_burst", self.api_request_burst.to_string()),
+            ("web_dir", path(&self.web_dir)),
         ]
     }
 

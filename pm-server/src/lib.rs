@@ -10,6 +10,7 @@ mod metrics;
 mod rest;
 mod router;
 mod state;
+mod web;
 mod ws;
 
 use std::sync::Arc;
@@ -95,7 +96,11 @@ pub async fn run(
         None => None,
     };
     let with_metrics = config.metrics_listen.is_none();
-    axum::serve(listener, router::router(state, with_metrics))
+    let web_assets = match &config.web_dir {
+        Some(dir) => web::WebAssets::Dir(dir.clone()),
+        None => web::WebAssets::Embedded,
+    };
+    axum::serve(listener, router::router(state, with_metrics, web_assets))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .context("server failed")?;

@@ -39,6 +39,8 @@ export interface SyncTarget {
   applyEvent(event: Event): void;
   /** The held copy can no longer be caught up (a resync is under way). */
   markStale(): void;
+  /** Who is viewing the project (from Subscribed and Presence). */
+  setViewers?(viewers: string[]): void;
 }
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline" | "closed";
@@ -241,6 +243,7 @@ export class Connection {
         this.goingAwayDelayMs = m.value.reconnectAfterMs + Math.round(this.opts.random() * 250);
         return;
       case "presence":
+        this.targets.get(m.value.projectId)?.setViewers?.(m.value.viewers);
         for (const l of this.presenceListeners) l(m.value);
         return;
       default:
@@ -307,6 +310,7 @@ export class Connection {
         { case: "subscribe", value: { projectId: t.projectId, since: rp.since, historyEpoch: rp.epoch } },
         "subscribed",
       );
+      t.setViewers?.(sub.viewers);
       // A server that knows epochs answers with its own; another history means a fresh copy.
       if (sub.historyEpoch && rp.epoch && sub.historyEpoch !== rp.epoch) {
         t.markStale();
@@ -315,7 +319,8 @@ export class Connection {
       return;
     }
     t.markStale();
-    await this.send({ case: "subscribe", value: { projectId: t.projectId } }, "subscribed");
+    const sub = await this.send({ case: "subscribe", value: { projectId: t.projectId } }, "subscribed");
+    t.setViewers?.(sub.viewers);
     await this.snapshot(t);
   }
 

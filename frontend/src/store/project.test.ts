@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { SnapshotSchema, type Snapshot } from "../gen/pm/v1/commands_pb";
 import { ErrorCode, ErrorSchema, EventSchema, type Event } from "../gen/pm/v1/envelope_pb";
@@ -15,7 +15,7 @@ import { between } from "./position";
 
 const P = "p1";
 
-function item(id: string, version: bigint, extra: Partial<WorkItem> = {}): WorkItem {
+function item(id: string, version: bigint, extra: MessageInitShape<typeof WorkItemSchema> = {}): WorkItem {
   return create(WorkItemSchema, {
     id,
     projectId: P,

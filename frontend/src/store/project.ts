@@ -86,13 +86,15 @@ export class ProjectStore implements SyncTarget {
   private buffered: Event[] = [];
 
   conflicts: Conflict[] = [];
+  viewers: string[] = [];
   /** Items recently changed by someone else, for a brief highlight: id → time. */
   remoteTouched = new Map<string, number>();
 
   private listeners = new Set<() => void>();
   private revision = 0;
   private sender: Sender | undefined;
-  private me = "";
+  /** The signed-in user: their own changes are not highlighted as remote. */
+  me = "";
 
   constructor(projectId: string, sender?: Sender, me = "") {
     this.projectId = projectId;
@@ -118,6 +120,11 @@ export class ProjectStore implements SyncTarget {
 
   resumePoint(): { since: bigint; epoch: string } | null {
     return this.hasSnapshot ? { since: this.lastSeq, epoch: this.epoch } : null;
+  }
+
+  setViewers(viewers: string[]): void {
+    this.viewers = viewers;
+    this.changed();
   }
 
   markStale(): void {

@@ -16,4 +16,5 @@ mod sprints;
 mod subscriptions;
 mod sync;
 mod time;
+mod web;
 mod work_items;

@@ -1,0 +1,57 @@
+import { useState } from "react";
+import { Navigate, Route, Routes } from "react-router-dom";
+import { SignIn } from "../features/signin/SignIn";
+import { clearToken, isExpired, storeToken, storedToken, takeTokenFromUrl } from "./token";
+import { SessionProvider } from "./session";
+import { Shell } from "./Shell";
+
+function initialToken(): { token: string | null; message?: string } {
+  const token = takeTokenFromUrl() ?? storedToken();
+  if (token && isExpired(token)) {
+    clearToken();
+    return { token: null, message: "Your session has expired. Sign in again." };
+  }
+  return { token };
+}
+
+export function App() {
+  const [state, setState] = useState(initialToken);
+  if (!state.token) {
+    return (
+      <Routes>
+        <Route
+          path="*"
+          element={
+            <SignIn
+              message={state.message}
+              onToken={(token) => {
+                if (isExpired(token)) {
+                  setState({ token: null, message: "That token has expired. Ask for a new sign-in link." });
+                  return;
+                }
+                storeToken(token);
+                setState({ token });
+              }}
+            />
+          }
+        />
+      </Routes>
+    );
+  }
+  return (
+    <SessionProvider
+      key={state.token}
+      token={state.token}
+      onSignOut={(message) => {
+        clearToken();
+        setState({ token: null, message });
+      }}
+    >
+      <Routes>
+        <Route path="/" element={<Navigate to="/projects" replace />} />
+        <Route path="/signin" element={<Navigate to="/projects" replace />} />
+        <Route path="/*" element={<Shell />} />
+      </Routes>
+    </SessionProvider>
+  );
+}
