@@ -98,7 +98,7 @@ pub async fn run(
     let with_metrics = config.metrics_listen.is_none();
     let web_assets = match &config.web_dir {
         Some(dir) => web::WebAssets::Dir(dir.clone()),
-        None => web::WebAssets::Embedded,
+        None => web::WebAssets::built_in(),
     };
     axum::serve(listener, router::router(state, with_metrics, web_assets))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())

@@ -2,8 +2,9 @@
 //!
 //! A release build embeds `frontend/dist` as it is at compile time, so the binary is the whole
 //! deployment (`./scripts/run` and the Dockerfile build the client first). A debug build reads the
-//! same directory from disk on each request instead, so `npm run build` needs no Rust rebuild.
-//! `web_dir` (PM_WEB_DIR) serves another directory instead of the embedded copy.
+//! same directory from disk on each request instead, so `npm run build` needs no Rust rebuild
+//! (and a debug build made before the client existed still finds it once it is built).
+//! `web_dir` (PM_WEB_DIR) serves another directory instead.
 //!
 //! Every path no other route claims is a client route (`/p/WEB/WEB-42`) and gets `index.html`,
 //! except the server's own namespaces (`/api`, `/ws`, `/metrics`, ...), which answer 404 as before.
@@ -28,16 +29,25 @@ use axum::response::{IntoResponse, Response};
 struct Embedded;
 
 /// Where the client's files come from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub enum WebAssets {
-    /// The copy built into the binary (read from `frontend/dist` at run time in debug builds).
-    #[default]
+    /// The copy built into the binary.
     Embedded,
-    /// A directory on disk (`web_dir`).
+    /// A directory on disk (`web_dir`, or `frontend/dist` in debug builds).
     Dir(PathBuf),
 }
 
 impl WebAssets {
+    /// The client this build carries: embedded in release builds, `frontend/dist` of the source
+    /// tree in debug builds.
+    pub fn built_in() -> Self {
+        if cfg!(debug_assertions) {
+            WebAssets::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend/dist"))
+        } else {
+            WebAssets::Embedded
+        }
+    }
+
     async fn get(&self, path: &str) -> Option<Cow<'static, [u8]>> {
         match self {
             WebAssets::Embedded => Embedded::get(path).map(|f| f.data),

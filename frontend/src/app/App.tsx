@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
 import { SignIn } from "../features/signin/SignIn";
 import { clearToken, isExpired, storeToken, storedToken, takeTokenFromUrl } from "./token";
@@ -16,6 +16,14 @@ function initialToken(): { token: string | null; message?: string } {
 
 export function App() {
   const [state, setState] = useState(initialToken);
+  // Opening a sign-in link in a tab that already shows the app changes only the fragment.
+  useEffect(() => {
+    const onHash = () => {
+      if (/token=/.test(location.hash)) setState(initialToken());
+    };
+    window.addEventListener("hashchange", onHash);
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
   if (!state.token) {
     return (
       <Routes>

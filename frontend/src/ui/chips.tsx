@@ -1,13 +1,13 @@
 // The small things every list and card shows: type, priority, status, points, assignee.
 import { Avatar, Badge, Tooltip } from "@mantine/core";
 import {
-  IconAntennaBars1,
-  IconAntennaBars3,
-  IconAntennaBars5,
+  IconAlertSquareFilled,
   IconBolt,
   IconBook2,
   IconCheckbox,
-  IconUrgent,
+  IconChevronDown,
+  IconChevronsUp,
+  IconEqual,
 } from "@tabler/icons-react";
 import { Priority, WorkItemType } from "../gen/pm/v1/entities_pb";
 import { STATUS_COLOR } from "../theme";
@@ -32,13 +32,13 @@ export function PriorityIcon({ priority, size = 15 }: { priority: Priority; size
   const icon = (() => {
     switch (priority) {
       case Priority.CRITICAL:
-        return <IconUrgent {...props} color="var(--mantine-color-red-6)" />;
+        return <IconAlertSquareFilled {...props} color="var(--mantine-color-red-6)" />;
       case Priority.HIGH:
-        return <IconAntennaBars5 {...props} color="var(--mantine-color-orange-6)" />;
+        return <IconChevronsUp {...props} color="var(--mantine-color-orange-6)" />;
       case Priority.MEDIUM:
-        return <IconAntennaBars3 {...props} color="var(--mantine-color-dimmed)" />;
+        return <IconEqual {...props} color="var(--mantine-color-yellow-7)" />;
       default:
-        return <IconAntennaBars1 {...props} color="var(--mantine-color-dimmed)" />;
+        return <IconChevronDown {...props} color="var(--mantine-color-blue-5)" />;
     }
   })();
   return (

@@ -56,11 +56,15 @@ export function Board({ store, openItem }: { store: ProjectStore; openItem: (key
 
   const onDragStart = (e: DragStartEvent) => setPreview({ activeId: String(e.active.id), toStatus: store.item(String(e.active.id))?.status ?? 0, overId: null });
   const onDragOver = (e: DragOverEvent) => {
-    if (!e.over) return;
+    // Over itself: the card already shows where it will land (its store status is the old one).
+    if (!e.over || e.over.id === e.active.id) return;
     const overId = String(e.over.id);
     const toStatus = statusOf(overId);
     if (toStatus === undefined) return;
-    setPreview({ activeId: String(e.active.id), toStatus, overId: overId.startsWith("lane:") ? null : overId });
+    const next = { activeId: String(e.active.id), toStatus, overId: overId.startsWith("lane:") ? null : overId };
+    // Only a real change: re-rendering the columns moves the collision target, which would call
+    // this again with the same answer.
+    setPreview((p) => (p && p.activeId === next.activeId && p.toStatus === next.toStatus && p.overId === next.overId ? p : next));
   };
   const onDragEnd = (e: DragEndEvent) => {
     const p = preview;
@@ -69,8 +73,11 @@ export function Board({ store, openItem }: { store: ProjectStore; openItem: (key
     const id = String(e.active.id);
     const item = store.item(id);
     if (!item) return;
-    const overId = String(e.over.id);
-    const toStatus = statusOf(overId) ?? p.toStatus;
+    // Dropped where it was.
+    if (e.over.id === e.active.id && p.toStatus === item.status) return;
+    // Dropped on its own placeholder in another column: the place the preview shows.
+    const overId = e.over.id === e.active.id ? (p.overId ?? `lane:${p.toStatus}`) : String(e.over.id);
+    const toStatus = e.over.id === e.active.id ? p.toStatus : (statusOf(overId) ?? p.toStatus);
     const column = store.column(toStatus, filter.test).map((w) => w.id);
     let order: string[];
     if (item.status === toStatus) {
@@ -162,14 +169,15 @@ const Column = memo(function Column({
 
   return (
     <Stack
-      w={272}
-      miw={272}
+      miw={220}
       gap={6}
       p={6}
       style={{
         borderRadius: 10,
         background: isOver ? "var(--mantine-color-default-hover)" : "light-dark(var(--mantine-color-gray-0), var(--mantine-color-dark-7))",
         maxHeight: "100%",
+        flex: "1 1 0",
+        maxWidth: 320,
       }}
       role="region"
       aria-label={`${lane.name} column`}
@@ -321,7 +329,7 @@ function CardView({ w, flash, overlay }: { w: WorkItem; flash: boolean; overlay?
       shadow={overlay ? "md" : undefined}
       className={flash ? "remote-flash" : undefined}
       style={{ cursor: overlay ? "grabbing" : "pointer", background: "var(--mantine-color-body)" }}
-      data-testid="card"
+      data-testid={overlay ? "card-dragged" : "card"}
       data-key={w.key}
       aria-label={`${w.key} ${w.title}`}
     >

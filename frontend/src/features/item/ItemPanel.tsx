@@ -26,6 +26,7 @@ import { modals } from "@mantine/modals";
 import { IconCheck, IconLink, IconLock, IconPlus, IconTrash, IconX } from "@tabler/icons-react";
 import { useEffect, useRef, useState } from "react";
 import Markdown from "react-markdown";
+import remarkGfm from "remark-gfm";
 import { useSession } from "../../app/session";
 import { EntityKind, SprintStatus, WorkItemType, type ActivityEntry, type WorkItem } from "../../gen/pm/v1/entities_pb";
 import { RequestError } from "../../net/protocol";
@@ -394,7 +395,7 @@ function DescriptionField({ value, editable, onSave }: { value: string; editable
         >
           {value ? (
             <Box className="md-body" fz="sm">
-              <Markdown>{value}</Markdown>
+              <Markdown remarkPlugins={[remarkGfm]}>{value}</Markdown>
             </Box>
           ) : (
             <Text size="sm" c="dimmed">
@@ -421,7 +422,7 @@ function DescriptionField({ value, editable, onSave }: { value: string; editable
         </Tabs.Panel>
         <Tabs.Panel value="preview" pt={6}>
           <Paper withBorder p="xs" radius="md" mih={100} className="md-body" fz="sm">
-            <Markdown>{draft || "*Nothing to preview*"}</Markdown>
+            <Markdown remarkPlugins={[remarkGfm]}>{draft || "*Nothing to preview*"}</Markdown>
           </Paper>
         </Tabs.Panel>
       </Tabs>
@@ -635,7 +636,7 @@ function CommentView({ store, id }: { store: ProjectStore; id: string }) {
           </Stack>
         ) : (
           <Box className="md-body" fz="sm" mt={2}>
-            <Markdown>{c.body}</Markdown>
+            <Markdown remarkPlugins={[remarkGfm]}>{c.body}</Markdown>
           </Box>
         )}
       </Box>
