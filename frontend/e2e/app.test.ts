@@ -52,6 +52,11 @@ async function item(key: string) {
   }
 }
 
+/** The panel has finished sliding in (for screenshots). */
+async function settledPanel(page: Page) {
+  await eventually(async () => Math.round((await new ItemPanel(page).root().boundingBox())?.x ?? 0), VIEWPORT.width - 600);
+}
+
 async function settledBoard(page: Page) {
   await new Board(page).column("To do").locator("[data-testid=card]").first().waitFor();
 }
@@ -156,12 +161,14 @@ describe("two people on one board", () => {
     await new ItemPanel(bob).title().waitFor();
     await new ItemPanel(ann).addComment("Shipping this on **Friday**.");
     await new ItemPanel(bob).comment("Shipping this on Friday.").waitFor();
+    await eventually(() => ann.getByRole("textbox", { name: "New comment" }).inputValue(), "");
     await ann.screenshot({ path: `${SHOTS}/work-item.png` });
 
     const dark = await open("/p/SHOP/backlog", demoToken(), { colorScheme: "dark" });
     await new Backlog(dark).row(/^SHOP-1 /).waitFor();
     await dark.getByRole("row").nth(1).click();
     await new ItemPanel(dark).title().waitFor();
+    await settledPanel(dark);
     await dark.screenshot({ path: `${SHOTS}/backlog-dark.png` });
 
     const light = await open("/p/SHOP/backlog", demoToken());

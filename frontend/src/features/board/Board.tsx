@@ -43,7 +43,11 @@ export function Board({ store, openItem }: { store: ProjectStore; openItem: (key
   const [preview, setPreview] = useState<Preview | null>(null);
   const sensors = useSensors(
     useSensor(PointerSensor, { activationConstraint: { distance: 4 } }),
-    useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }),
+    // Space picks a card up (Enter opens it), arrows move it, Space or Enter drops it.
+    useSensor(KeyboardSensor, {
+      coordinateGetter: sortableKeyboardCoordinates,
+      keyboardCodes: { start: ["Space"], cancel: ["Escape"], end: ["Space", "Enter"] },
+    }),
   );
 
   const statusOf = useCallback(
@@ -114,7 +118,7 @@ export function Board({ store, openItem }: { store: ProjectStore; openItem: (key
       onDragEnd={onDragEnd}
       onDragCancel={() => setPreview(null)}
       accessibility={{
-        screenReaderInstructions: { draggable: "To move a card, press space or enter, use the arrow keys, then space or enter again to drop it." },
+        screenReaderInstructions: { draggable: "Enter opens the card. To move it, press space, use the arrow keys, then space again to drop it." },
       }}
     >
       <ScrollArea h="100%" type="auto" offsetScrollbars>

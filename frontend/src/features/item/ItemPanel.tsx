@@ -545,9 +545,14 @@ function Comments({ store, item, editable }: { store: ProjectStore; item: WorkIt
             e.preventDefault();
             if (!body.trim()) return;
             setBusy(true);
-            const ok = await attempt(() => store.addComment(item.id, body.trim()), "Could not add the comment");
-            setBusy(false);
-            if (ok !== undefined) setBody("");
+            try {
+              await store.addComment(item.id, body.trim());
+              setBody("");
+            } catch (err) {
+              notifyError(err, "Could not add the comment");
+            } finally {
+              setBusy(false);
+            }
           }}
         >
           <Textarea

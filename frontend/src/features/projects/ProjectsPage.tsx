@@ -157,7 +157,7 @@ function ProjectRow({ r, count, onRename }: { r: ProjectResponse; count: string 
         </Group>
         {p.description && (
           <Text size="xs" c="dimmed" lineClamp={1}>
-            {p.description}
+            {plain(p.description)}
           </Text>
         )}
       </Table.Td>
@@ -313,4 +313,14 @@ function suggestKey(title: string): string {
   if (words.length === 0) return "";
   const key = words.length === 1 ? words[0]!.slice(0, 4) : words.map((w) => w[0]).join("").slice(0, 5);
   return /^[A-Z]/.test(key) ? key : "";
+}
+
+/** A Markdown description as one line of plain text, for the list. */
+function plain(md: string): string {
+  return md
+    .replace(/[*_`#>]+/g, "")
+    .replace(/^\s*[-+]\s+/gm, "")
+    .replace(/\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/\s+/g, " ")
+    .trim();
 }
