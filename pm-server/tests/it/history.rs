@@ -202,7 +202,10 @@ async fn the_restore_command_starts_a_new_epoch_that_stale_clients_notice() {
 async fn a_backup_copied_in_by_hand_is_noticed_and_gets_a_new_epoch() {
     restored_history_is_detected(async |data_dir: &Path, backup: &Path| {
         let live = data_dir.join("tenants/acme");
-        std::fs::copy(backup, live.join("pm.sqlite3")).unwrap();
+        // Copied beside and renamed over: an operator copies after the old process exited, and
+        // the in-process server of this test may still be releasing its file handles.
+        std::fs::copy(backup, live.join("copy.tmp")).unwrap();
+        std::fs::rename(live.join("copy.tmp"), live.join("pm.sqlite3")).unwrap();
         for stale in ["pm.sqlite3-wal", "pm.sqlite3-shm"] {
             let _ = std::fs::remove_file(live.join(stale));
         }
