@@ -38,7 +38,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::spawn_in(tempfile::tempdir().unwrap(), adjust).await
+    }
+
+    /// A server on an existing data directory (a restart: see [`TestApp::take_dir`]).
+    pub async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::for_data_dir(dir.path());
         config.auth.secret = Some(SECRET.to_vec());
         // Tests send commands as fast as they can; the rate limit has its own test.
@@ -84,6 +88,11 @@ impl TestApp {
     /// An editor of tenant "acme".
     pub async fn editor(&self, user: &str) -> Client {
         self.client("acme", user, TenantRole::Editor).await
+    }
+
+    /// The data directory, for a server started after this one stopped.
+    pub fn take_dir(&mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     /// Cancels the server and waits for it to finish.
@@ -280,6 +289,7 @@ impl Client {
         self.ok(pb::Subscribe {
             project_id: project_id.to_owned(),
             since: None,
+            history_epoch: String::new(),
         })
         .await
     }
