@@ -2,7 +2,8 @@
 // The entities of pm as they travel on the wire.
 //
 // Conventions (for client authors in any language):
-// * Ids are UUID strings. Human keys ("WEB-42") are strings.
+// * Ids are UUID strings. Human keys ("WEB-42") are strings. Request fields that name a project or
+//   a work item take either, keys in any letter case; messages from the server carry both.
 // * Timestamps are int64 milliseconds since the Unix epoch, UTC. `jstype = JS_NUMBER` makes
 //   TypeScript see them as `number` (exact up to 2^53, far beyond any real date).
 // * Enums start with an UNSPECIFIED zero value that is never valid in a request.

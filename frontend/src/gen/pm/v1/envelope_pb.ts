@@ -712,8 +712,9 @@ export const EventSchema: GenMessage<Event> = /*@__PURE__*/
   messageDesc(file_pm_v1_envelope, 4);
 
 /**
- * What changed. Upserts carry the entity's whole new state (apply if its version is newer than
- * the one held); deletions carry the id.
+ * What changed. Upserts carry the entity's whole new state (apply if its version is at least the
+ * one held); deletions carry the id. A project's new key is published with an upsert of every
+ * re-keyed work item and dependency (same version, new keys) in the same transaction.
  *
  * @generated from message pm.v1.Change
  */
