@@ -53,7 +53,10 @@ impl WebAssets {
             WebAssets::Embedded => Embedded::get(path).map(|f| f.data),
             WebAssets::Dir(dir) => {
                 let relative = safe_relative(path)?;
-                tokio::fs::read(dir.join(relative)).await.ok().map(Cow::Owned)
+                tokio::fs::read(dir.join(relative))
+                    .await
+                    .ok()
+                    .map(Cow::Owned)
             }
         }
     }

@@ -36,11 +36,13 @@ import { ErrorBoundary } from "../ui/ErrorBoundary";
 import { ROLE_LABEL } from "../ui/labels";
 import { initials } from "../ui/chips";
 import { useProjects, useSession, useWelcome } from "./session";
+import { Shortcuts } from "./Shortcuts";
 
 export function Shell() {
   const [collapsed, { toggle }] = useDisclosure(false);
   return (
     <AppShell navbar={{ width: collapsed ? 56 : 240, breakpoint: 0 }} padding={0}>
+      <Shortcuts />
       <AppShell.Navbar>
         <Sidebar collapsed={collapsed} onToggle={toggle} />
       </AppShell.Navbar>

@@ -70,7 +70,9 @@ export class ProjectsList {
       this.counts.set(projectId, res.nextCursor ? `${res.workItems.length}+` : String(res.workItems.length));
       this.changed();
     } catch {
-      /* counts are a nicety */
+      // Counts are a nicety: show that there is none rather than a skeleton for ever.
+      this.counts.set(projectId, "—");
+      this.changed();
     }
   }
 }
@@ -83,6 +85,8 @@ export interface Session {
   projects: ProjectsList;
   /** The store of a project (by id), created and watched on first use. */
   store(projectId: string): ProjectStore;
+  /** The stores created so far. */
+  openStores(): ProjectStore[];
   signOut(message?: string): void;
 }
 
@@ -120,6 +124,7 @@ export function SessionProvider({
         }
         return st;
       },
+      openStores: () => [...stores.values()],
       signOut(message) {
         conn.close("signed out");
         onSignOutRef.current(message);

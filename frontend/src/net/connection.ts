@@ -114,7 +114,9 @@ export class Connection {
 
   // ---- lifecycle ---------------------------------------------------------------------------------
 
+  /** Opens the socket; after `close` it starts over (React's development mode mounts twice). */
   start(): void {
+    if (this.status.state === "closed") this.setStatus({ state: "connecting", attempt: 0, closedReason: undefined });
     this.open();
   }
 

@@ -21,7 +21,9 @@ async fn app_with_client() -> (TestApp, tempfile::TempDir) {
 }
 
 async fn get(app: &TestApp, path: &str) -> reqwest::Response {
-    reqwest::get(format!("http://{}{path}", app.addr)).await.unwrap()
+    reqwest::get(format!("http://{}{path}", app.addr))
+        .await
+        .unwrap()
 }
 
 fn header(res: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
@@ -34,11 +36,20 @@ fn header(res: &reqwest::Response, name: reqwest::header::HeaderName) -> String 
 #[tokio::test]
 async fn the_root_and_every_client_route_get_index_html_which_is_never_cached() {
     let (app, _web) = app_with_client().await;
-    for path in ["/", "/index.html", "/projects", "/p/WEB/board", "/p/WEB/WEB-42"] {
+    for path in [
+        "/",
+        "/index.html",
+        "/projects",
+        "/p/WEB/board",
+        "/p/WEB/WEB-42",
+    ] {
         let res = get(&app, path).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert_eq!(header(&res, CACHE_CONTROL), "no-cache", "{path}");
-        assert!(header(&res, CONTENT_TYPE).starts_with("text/html"), "{path}");
+        assert!(
+            header(&res, CONTENT_TYPE).starts_with("text/html"),
+            "{path}"
+        );
         assert_eq!(res.text().await.unwrap(), INDEX, "{path}");
     }
 }
@@ -73,10 +84,20 @@ async fn a_missing_asset_is_a_404_not_index_html() {
 #[tokio::test]
 async fn server_paths_never_fall_back_to_the_client() {
     let (app, _web) = app_with_client().await;
-    for path in ["/api", "/api/v2/projects", "/api/v1/nope", "/mcp", "/metrics/x", "/ws/x"] {
+    for path in [
+        "/api",
+        "/api/v2/projects",
+        "/api/v1/nope",
+        "/mcp",
+        "/metrics/x",
+        "/ws/x",
+    ] {
         let res = get(&app, path).await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
-        assert!(!res.text().await.unwrap().contains("<div id=root>"), "{path}");
+        assert!(
+            !res.text().await.unwrap().contains("<div id=root>"),
+            "{path}"
+        );
     }
     assert_eq!(get(&app, "/health").await.status(), StatusCode::OK);
     // The REST API still answers for itself (here: no token).
@@ -90,7 +111,11 @@ async fn server_paths_never_fall_back_to_the_client() {
 async fn paths_cannot_climb_out_of_the_client_directory() {
     let (app, web) = app_with_client().await;
     std::fs::write(web.path().parent().unwrap().join("pm-secret.txt"), "secret").ok();
-    for path in ["/../pm-secret.txt", "/assets/..%2f..%2fpm-secret.txt", "/%2e%2e/pm-secret.txt"] {
+    for path in [
+        "/../pm-secret.txt",
+        "/assets/..%2f..%2fpm-secret.txt",
+        "/%2e%2e/pm-secret.txt",
+    ] {
         let res = get(&app, path).await;
         assert!(!res.text().await.unwrap().contains("secret"), "{path}");
     }

@@ -58,6 +58,8 @@ export function ItemPanel({
       withCloseButton={false}
       padding={0}
       shadow="xl"
+      // Below modals (conflict, confirmations), above the board.
+      zIndex={150}
       trapFocus={false}
       closeOnClickOutside={false}
       styles={{ content: { borderLeft: "1px solid var(--mantine-color-default-border)" } }}
