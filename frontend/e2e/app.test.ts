@@ -164,6 +164,10 @@ describe("two people on one board", () => {
     await eventually(() => ann.getByRole("textbox", { name: "New comment" }).inputValue(), "");
     await ann.screenshot({ path: `${SHOTS}/work-item.png` });
 
+    // The item's history, read over /ws.
+    await new ItemPanel(ann).root().getByRole("tab", { name: "History" }).click();
+    await new ItemPanel(ann).root().getByText(/changed title from .* to Saved payment methods, for real/).waitFor();
+
     const dark = await open("/p/SHOP/backlog", demoToken(), { colorScheme: "dark" });
     await new Backlog(dark).row(/^SHOP-1 /).waitFor();
     await dark.getByRole("row").nth(1).click();
@@ -174,6 +178,22 @@ describe("two people on one board", () => {
     const light = await open("/p/SHOP/backlog", demoToken());
     await new Backlog(light).row(/^SHOP-1 /).waitFor();
     await light.screenshot({ path: `${SHOTS}/backlog.png` });
+  });
+});
+
+describe("roles", () => {
+  it("shows a viewer no edit affordances", async () => {
+    const page = await open("/p/SHOP/board", server.token("dave", "viewer"));
+    await settledBoard(page);
+    expect(await page.getByRole("button", { name: /^Add item to/ }).count()).toBe(0);
+    await new Board(page).card("SHOP-17").click();
+    const panel = new ItemPanel(page);
+    await panel.title().waitFor();
+    expect(await panel.title().getAttribute("readonly")).not.toBeNull();
+    expect(await panel.root().getByRole("textbox", { name: "New comment" }).count()).toBe(0);
+    expect(await panel.root().getByRole("button", { name: "Delete item" }).count()).toBe(0);
+    await page.goto(`${server.url}/projects`);
+    expect(await page.getByRole("main").getByRole("button", { name: "New project" }).isDisabled()).toBe(true);
   });
 });
 

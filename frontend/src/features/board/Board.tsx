@@ -290,6 +290,8 @@ const SortableCard = memo(function SortableCard({
       style={{ transform: CSS.Transform.toString(transform), transition, opacity: isDragging ? 0.35 : 1 }}
       {...attributes}
       {...listeners}
+      // Dragging may be off (viewers), but the card still opens: it is not a disabled control.
+      aria-disabled={false}
       aria-roledescription="card"
       onClick={() => key && openItem(key)}
       onKeyDown={(e) => {
