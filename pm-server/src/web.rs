@@ -154,6 +154,18 @@ fn safe_relative(path: &str) -> Option<&Path> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn the_embedded_client_is_frontend_dist() {
+        // Debug builds read the embedded folder from disk, so both sides see the same directory
+        // (and both see nothing when the client was never built).
+        let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../frontend/dist/index.html");
+        let embedded = WebAssets::Embedded
+            .get("index.html")
+            .await
+            .map(Cow::into_owned);
+        assert_eq!(embedded, std::fs::read(dist).ok());
+    }
+
     #[test]
     fn paths_that_climb_out_of_the_directory_are_refused() {
         assert!(safe_relative("assets/app.js").is_some());
