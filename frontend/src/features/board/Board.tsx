@@ -15,11 +15,20 @@ import {
   type DragOverEvent,
   type DragStartEvent,
 } from "@dnd-kit/core";
-import { SortableContext, arrayMove, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from "@dnd-kit/sortable";
+import {
+  SortableContext,
+  arrayMove,
+  defaultAnimateLayoutChanges,
+  sortableKeyboardCoordinates,
+  useSortable,
+  verticalListSortingStrategy,
+  type AnimateLayoutChanges,
+} from "@dnd-kit/sortable";
 import { CSS } from "@dnd-kit/utilities";
 import { ActionIcon, Badge, Box, Button, Group, Paper, ScrollArea, Stack, Text, TextInput, Tooltip } from "@mantine/core";
 import { IconLock, IconPlus } from "@tabler/icons-react";
 import { memo, useCallback, useEffect, useMemo, useState } from "react";
+import { useNavigate } from "react-router-dom";
 import type { SwimLane, WorkItem } from "../../gen/pm/v1/entities_pb";
 import { WorkItemType } from "../../gen/pm/v1/entities_pb";
 import { shallowArrayEqual, useSelector } from "../../store/hooks";
@@ -39,6 +48,8 @@ interface Preview {
 export function Board({ store, openItem }: { store: ProjectStore; openItem: (key: string) => void }) {
   const lanes = useSelector(store, (s) => s.orderedLanes(), shallowArrayEqual);
   const filter = useItemFilter(store, "board");
+  const shown = useSelector(store, (s) => s.items().filter(filter.test).length);
+  const navigate = useNavigate();
   const editable = useSelector(store, (s) => canEdit(s.myRole));
   const [preview, setPreview] = useState<Preview | null>(null);
   const sensors = useSensors(
@@ -109,6 +120,24 @@ export function Board({ store, openItem }: { store: ProjectStore; openItem: (key
     );
   }
 
+  const empty = shown === 0 && (
+    <Paper withBorder radius="md" p="lg" mx="md" mt="md" ta="center">
+      <Stack gap={6} align="center">
+        <Text fw={600}>{filter.sprintFiltered ? "No items in this sprint" : "No items match these filters"}</Text>
+        <Text size="sm" c="dimmed">
+          {filter.sprintFiltered
+            ? "Plan the sprint in the backlog: give items this sprint, and they show up here."
+            : "Clear a filter to see more, or add an item with + on a column."}
+        </Text>
+        {filter.sprintFiltered && (
+          <Button mt={4} variant="light" onClick={() => navigate(location.pathname.replace(/\/board.*$/, "/backlog"))}>
+            Open the backlog
+          </Button>
+        )}
+      </Stack>
+    </Paper>
+  );
+
   return (
     <DndContext
       sensors={sensors}
@@ -121,6 +150,7 @@ export function Board({ store, openItem }: { store: ProjectStore; openItem: (key
         screenReaderInstructions: { draggable: "Enter opens the card. To move it, press space, use the arrow keys, then space again to drop it." },
       }}
     >
+      {empty}
       <ScrollArea h="100%" type="auto" offsetScrollbars>
         <Group align="flex-start" gap={10} p="md" wrap="nowrap" h="100%">
           {lanes.map((lane) => (
@@ -271,6 +301,11 @@ function QuickAdd({ store, lane, onDone }: { store: ProjectStore; lane: SwimLane
   );
 }
 
+// Cards glide to a new place when the order changes outside a drag (someone else moved one), but
+// not right after the user's own drop, which already shows where the card landed.
+const animateLayoutChanges: AnimateLayoutChanges = (args) =>
+  defaultAnimateLayoutChanges(args) || (!args.isSorting && !args.wasDragging);
+
 const SortableCard = memo(function SortableCard({
   id,
   store,
@@ -282,7 +317,7 @@ const SortableCard = memo(function SortableCard({
   openItem: (key: string) => void;
   disabled: boolean;
 }) {
-  const { attributes, listeners, setNodeRef, transform, transition, isDragging } = useSortable({ id, disabled });
+  const { attributes, listeners, setNodeRef, transform, transition, isDragging } = useSortable({ id, disabled, animateLayoutChanges });
   const key = useSelector(store, (s) => s.item(id)?.key ?? "");
   return (
     <div

@@ -246,6 +246,7 @@ export function useItemFilter(store: ProjectStore, view: "board" | "backlog") {
   return useMemo(
     () => ({
       key: [sprint, assignee, type, status, q].join("|"),
+      sprintFiltered: sprint !== "all" && sprint !== "none",
       test: (w: { sprintId?: string; assignee?: string; type: number; status: number; title: string; key: string }) =>
         (sprint === "all" || (sprint === "none" ? !w.sprintId : w.sprintId === sprint)) &&
         (!assignee || (assignee === "none" ? !w.assignee : w.assignee === assignee)) &&
