@@ -39,16 +39,7 @@ impl TestApp {
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_data_dir(dir.path());
-        config.auth.secret = Some(SECRET.to_vec());
-        // Tests send commands as fast as they can; the rate limit has its own test.
-        config.limits.commands_per_second = 100_000;
-        config.limits.command_burst = 100_000;
-        adjust(&mut config);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let server = tokio::spawn(pm_server::run(config, listener, shutdown.clone()));
+        let (addr, shutdown, server) = start(dir.path(), adjust).await;
         Self {
             addr,
             dir,
@@ -86,6 +77,16 @@ impl TestApp {
         self.client("acme", user, TenantRole::Editor).await
     }
 
+    /// Stops the server (if it still runs) and starts a new one over the same data directory,
+    /// with the default test settings: what a client sees after a restart.
+    pub async fn restart(&mut self) {
+        self.stop().await.expect("a clean stop");
+        let (addr, shutdown, server) = start(self.dir.path(), |_| {}).await;
+        self.addr = addr;
+        self.shutdown = shutdown;
+        self.server = Some(server);
+    }
+
     /// Cancels the server and waits for it to finish.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
@@ -96,6 +97,28 @@ impl TestApp {
             None => Ok(()),
         }
     }
+}
+
+/// A server over `data_dir` with the test settings, adjusted by `adjust`.
+async fn start(
+    data_dir: &std::path::Path,
+    adjust: impl FnOnce(&mut Config),
+) -> (
+    SocketAddr,
+    CancellationToken,
+    JoinHandle<anyhow::Result<()>>,
+) {
+    let mut config = Config::for_data_dir(data_dir);
+    config.auth.secret = Some(SECRET.to_vec());
+    // Tests send commands as fast as they can; the rate limit has its own test.
+    config.limits.commands_per_second = 100_000;
+    config.limits.command_burst = 100_000;
+    adjust(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(pm_server::run(config, listener, shutdown.clone()));
+    (addr, shutdown, server)
 }
 
 impl Drop for TestApp {
