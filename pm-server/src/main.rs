@@ -125,12 +125,30 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LogWriter);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
     Ok(())
+}
+
+/// Standard error for logs, where a failed write is dropped. Logging must never stop the work that
+/// logs: with the default writer, a write to a closed pipe (journald restarted, the reader of
+/// `2>&1 | …` gone) is reported with `eprintln!`, which panics on the same closed pipe and takes
+/// the logging task down with it.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
@@ -161,13 +179,21 @@ fn print_sign_in(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<
         TenantRole::Admin,
         Duration::from_secs(8 * 3600),
     )?;
-    println!();
-    println!("  pm is listening on http://{addr}  (WebSocket: ws://{addr}/ws)");
-    println!("  Sign in as the demo admin (valid 8 hours):");
-    println!("    http://{addr}/#token={token}");
-    println!("  Token alone, for the API and scripts:");
-    println!("    {token}");
-    println!();
+    let print = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  pm is listening on http://{addr}  (WebSocket: ws://{addr}/ws)"
+        )?;
+        writeln!(out, "  Sign in as the demo admin (valid 8 hours):")?;
+        writeln!(out, "    http://{addr}/#token={token}")?;
+        writeln!(out, "  Token alone, for the API and scripts:")?;
+        writeln!(out, "    {token}")?;
+        writeln!(out)?;
+        out.flush()
+    };
+    // A closed stdout must not stop the server, as `println!` would by panicking.
+    let _ = print(&mut std::io::stdout().lock());
     Ok(())
 }
 
@@ -192,8 +218,9 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-    tracing::info!("shutting down");
+    // Cancel first: the shutdown must not depend on anything after it, logging included.
     shutdown.cancel();
+    tracing::info!("shutting down");
 }
 
 /// Parses durations such as `90s`, `30m`, `8h`, `7d`.
