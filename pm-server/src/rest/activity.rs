@@ -129,8 +129,8 @@ pub(crate) async fn list(
             entity,
             actor,
             member,
-            from: params.from.map(Timestamp::from_millis),
-            to: params.to.map(Timestamp::from_millis),
+            from: instant(params.from, "from")?,
+            to: instant(params.to, "to")?,
             before_id,
             // One more than the page tells whether there is a next one.
             limit: limit + 1,
@@ -148,4 +148,21 @@ pub(crate) async fn list(
         activity: rows.iter().map(Into::into).collect(),
         next_cursor,
     }))
+}
+
+/// A `from`/`to` query parameter, within the range of instants pm accepts from clients.
+fn instant(ms: Option<i64>, field: &'static str) -> Result<Option<Timestamp>, ApiError> {
+    ms.map(|ms| {
+        Timestamp::parse_millis(ms).map_err(|_| {
+            ApiError::bad_request(
+                field,
+                format!(
+                    "must be milliseconds since the epoch, from {} to {} (got {ms})",
+                    pm_core::TIMESTAMP_MIN_MS,
+                    pm_core::TIMESTAMP_MAX_MS
+                ),
+            )
+        })
+    })
+    .transpose()
 }
