@@ -229,12 +229,17 @@ fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
     let n: u64 = number
         .parse()
         .with_context(|| format!("--ttl: {text:?} is not like 8h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => anyhow::bail!("--ttl: unit must be s, m, h or d"),
     };
-    Ok(Duration::from_secs(secs))
+    // The token's expiry must be an instant pm accepts (before the end of year 9999).
+    let latest_secs = (pm_core::TIMESTAMP_MAX_MS - pm_core::Timestamp::now().as_millis()) / 1000;
+    n.checked_mul(unit_secs)
+        .filter(|secs| i64::try_from(*secs).is_ok_and(|secs| secs <= latest_secs))
+        .map(Duration::from_secs)
+        .with_context(|| format!("--ttl: {text:?} is too long: the token would outlive year 9999"))
 }

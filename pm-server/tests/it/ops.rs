@@ -590,3 +590,43 @@ async fn sigterm_stops_the_server_even_when_its_log_pipe_is_closed() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+#[test]
+fn a_token_lifetime_that_overflows_or_outlives_year_9999_is_refused_with_an_error_naming_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    for ttl in ["213503982334602d", "307445734561825861m", "1000000000h"] {
+        let out = Command::new(BIN)
+            .args(["token", "--tenant", "acme", "--user", "alice", "--ttl", ttl])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env(
+                "PM_JWT_SECRET",
+                "a-secret-long-enough-for-the-hs256-check!!",
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{ttl}: a token was issued");
+        assert!(
+            stderr.contains("--ttl") && !stderr.contains("panicked"),
+            "{ttl}: {stderr}"
+        );
+    }
+    // A long but computable lifetime still works.
+    let out = Command::new(BIN)
+        .args([
+            "token", "--tenant", "acme", "--user", "alice", "--ttl", "3650d",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env(
+            "PM_JWT_SECRET",
+            "a-secret-long-enough-for-the-hs256-check!!",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
