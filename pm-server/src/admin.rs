@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use pm_core::TenantId;
 use pm_db::{StorageConfig, TenantManager};
 
 use crate::Config;
@@ -54,4 +55,87 @@ pub async fn backup(config: &Config, target: &Path) -> anyhow::Result<usize> {
     }
     tenants.close_all().await;
     Ok(ids.len())
+}
+
+/// What a restore produced.
+#[derive(Debug, Clone)]
+pub struct Restored {
+    /// The restored database's newest sequence number.
+    pub head_seq: i64,
+    /// The new history epoch.
+    pub history_epoch: String,
+}
+
+/// Replaces one tenant's database with a backup (run with the server stopped): the backup is
+/// checked, copied beside the live file, migrated, given a new history epoch, and only then
+/// renamed over the live database, so a failed restore leaves the old database in place.
+pub async fn restore(config: &Config, tenant: &str, from: &Path) -> anyhow::Result<Restored> {
+    let tenant = TenantId::parse(tenant).context("restore: not a tenant id")?;
+    if !from.is_file() {
+        bail!("restore: {} is not a file", from.display());
+    }
+    let dir = config.data_dir.join("tenants").join(tenant.as_str());
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("restore: cannot create {}", dir.display()))?;
+    // Staged as a tenant of its own in a scratch data directory beside the real one, so the
+    // normal open path checks and migrates it.
+    let staging = config.data_dir.join(format!(".restore-{tenant}"));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("restore: cannot clear {}", staging.display()))?;
+    }
+    let staged_dir = staging.join("tenants").join(tenant.as_str());
+    std::fs::create_dir_all(&staged_dir)?;
+    let staged = staged_dir.join("pm.sqlite3");
+    std::fs::copy(from, &staged)
+        .with_context(|| format!("restore: cannot copy {}", from.display()))?;
+    let restored = {
+        let tenants = TenantManager::new(StorageConfig::new(&staging));
+        let db = tenants
+            .open(&tenant)
+            .await
+            .with_context(|| format!("restore: {} is not a usable pm database", from.display()))?;
+        let history_epoch = db.rekey_history().await?;
+        let head_seq = {
+            let mut conn = db.reader().acquire().await?;
+            pm_db::change_log::head(&mut conn).await?
+        };
+        // The file alone must hold everything before it moves: the WAL stays behind.
+        db.checkpoint_truncate()
+            .await
+            .context("restore: cannot write the restored database out")?;
+        drop(db);
+        tenants.close_all().await;
+        Restored {
+            head_seq,
+            history_epoch,
+        }
+    };
+    let live = dir.join("pm.sqlite3");
+    for suffix in ["-wal", "-shm"] {
+        let stale = dir.join(format!("pm.sqlite3{suffix}"));
+        if stale.exists() {
+            std::fs::remove_file(&stale)
+                .with_context(|| format!("restore: cannot remove {}", stale.display()))?;
+        }
+    }
+    std::fs::rename(&staged, &live).with_context(|| {
+        format!(
+            "restore: cannot move the restored file to {}",
+            live.display()
+        )
+    })?;
+    std::fs::rename(
+        staged_dir.join(pm_db::history::MARK_FILE_NAME),
+        dir.join(pm_db::history::MARK_FILE_NAME),
+    )
+    .context("restore: cannot record the history mark")?;
+    std::fs::remove_dir_all(&staging).ok();
+    tracing::info!(
+        tenant = %tenant,
+        head_seq = restored.head_seq,
+        epoch = %restored.history_epoch,
+        "restored"
+    );
+    Ok(restored)
 }

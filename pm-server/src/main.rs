@@ -44,6 +44,18 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         to: std::path::PathBuf,
     },
+    /// Restore one tenant's database from a backup, with the server stopped. Starts a new history
+    /// epoch, so clients that knew the replaced history take fresh snapshots instead of resuming.
+    Restore {
+        #[command(flatten)]
+        common: ConfigArgs,
+        /// The tenant to restore.
+        #[arg(long)]
+        tenant: String,
+        /// The backup's database file (`<backup>/tenants/<tenant>/pm.sqlite3`).
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+    },
     /// Print a token signed with the server's key, for a person or a script to sign in with.
     Token {
         #[command(flatten)]
@@ -93,6 +105,23 @@ fn main() -> anyhow::Result<()> {
             let copied =
                 tokio::runtime::Runtime::new()?.block_on(pm_server::admin::backup(&config, &to))?;
             println!("backed up {copied} tenant database(s) to {}", to.display());
+            Ok(())
+        }
+        Command::Restore {
+            common,
+            tenant,
+            from,
+        } => {
+            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            init_logging(config.log_format, &config.log_level)?;
+            let restored = tokio::runtime::Runtime::new()?
+                .block_on(pm_server::admin::restore(&config, &tenant, &from))?;
+            println!(
+                "restored tenant {tenant} from {} at seq {} in a new history epoch {}",
+                from.display(),
+                restored.head_seq,
+                restored.history_epoch
+            );
             Ok(())
         }
         Command::Token {

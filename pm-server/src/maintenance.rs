@@ -89,6 +89,9 @@ pub async fn tidy(db: &TenantDb, retention: Retention) -> pm_db::Result<()> {
     .await?;
     tx.commit().await?;
     db.checkpoint().await?;
+    // Keeps the history mark close to the head, so a database replaced by hand after a crash is
+    // still noticed (see `pm_db::history`).
+    db.mark_history().await?;
     if purged + expired > 0 {
         tracing::debug!(tenant = %db.tenant(), purged, expired, "purged old records");
     }

@@ -108,12 +108,13 @@ pub(crate) async fn project_seq(
     }
 }
 
-/// An `ETag` for a representation consistent with `seq`.
+/// An `ETag` for a representation consistent with `seq` of history `epoch`: a restored backup
+/// reuses sequence numbers, so the epoch is part of the tag.
 pub(crate) struct ETag(String);
 
 impl ETag {
-    pub fn new(seq: i64) -> Self {
-        Self(format!("\"{seq}\""))
+    pub fn new(epoch: &str, seq: i64) -> Self {
+        Self(format!("\"{epoch}.{seq}\""))
     }
 
     /// Whether the request's `If-None-Match` names this tag (or `*`).
@@ -164,6 +165,11 @@ impl Reader {
         let db = state.realtime.service.tenant_db(caller).await?;
         let tx = db.begin_read().await?;
         Ok(Self { tx, _db: db })
+    }
+
+    /// The history epoch of what this transaction reads.
+    pub async fn history_epoch(&mut self) -> Result<String, ApiError> {
+        Ok(pm_db::history::epoch(&mut self.tx).await?)
     }
 }
 

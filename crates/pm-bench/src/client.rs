@@ -91,6 +91,8 @@ pub struct Called<T> {
 /// A connection speaking the pm protocol, past its `Welcome`.
 pub struct PmClient {
     pub ws: Ws,
+    /// The tenant's history epoch from the welcome, sent with every resume.
+    pub history_epoch: String,
 }
 
 impl PmClient {
@@ -101,7 +103,10 @@ impl PmClient {
             .context("no welcome in time")??
             .context("closed before the welcome")?;
         match pm_proto::decode_server(&frame)?.message {
-            Some(Server::Welcome(_)) => Ok(Self { ws }),
+            Some(Server::Welcome(w)) => Ok(Self {
+                ws,
+                history_epoch: w.history_epoch,
+            }),
             other => bail!("expected a welcome, got {other:?}"),
         }
     }
@@ -178,6 +183,7 @@ impl PmClient {
             let request = pb::Subscribe {
                 project_id: project_id.to_owned(),
                 since,
+                history_epoch: self.history_epoch.clone(),
             };
             match self.call_raw(request).await? {
                 Ok(called) => return Ok((called.response, retries)),

@@ -280,6 +280,50 @@ impl fmt::Display for ItemKey {
     }
 }
 
+/// How a request names a project: by its id or by its key, in any letter case (`web` names `WEB`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    Id(ProjectId),
+    Key(ProjectKey),
+}
+
+impl ProjectRef {
+    /// Parses an id (a UUID) or a key; the error names `field`'s default, `project_id`.
+    pub fn parse(s: &str) -> RuleResult<Self> {
+        if let Ok(id) = ProjectId::parse(s) {
+            return Ok(Self::Id(id));
+        }
+        ProjectKey::parse(&s.to_ascii_uppercase())
+            .map(Self::Key)
+            .map_err(|_| RuleViolation::Invalid {
+                field: "project_id",
+                reason: "expected a project id or key, as in WEB",
+            })
+    }
+}
+
+/// How a request names a work item: by its id or by its key, in any letter case (`web-42`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkItemRef {
+    Id(WorkItemId),
+    Key(ItemKey),
+}
+
+impl WorkItemRef {
+    /// Parses an id (a UUID) or a key; the error names `field`'s default, `work_item_id`.
+    pub fn parse(s: &str) -> RuleResult<Self> {
+        if let Ok(id) = WorkItemId::parse(s) {
+            return Ok(Self::Id(id));
+        }
+        ItemKey::parse(&s.to_ascii_uppercase())
+            .map(Self::Key)
+            .map_err(|_| RuleViolation::Invalid {
+                field: "work_item_id",
+                reason: "expected a work item id or key, as in WEB-42",
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +363,38 @@ mod tests {
             "WEB", "WEB-", "WEB-0", "WEB-042", "web-1", "WEB-1a", "-1", "WEB--1",
         ] {
             assert!(ItemKey::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn projects_are_named_by_id_or_by_key_in_any_letter_case() {
+        let id = ProjectId::new();
+        assert_eq!(ProjectRef::parse(&id.to_string()), Ok(ProjectRef::Id(id)));
+        for named in ["WEB", "web", "Web"] {
+            assert_eq!(
+                ProjectRef::parse(named),
+                Ok(ProjectRef::Key(ProjectKey::parse("WEB").unwrap()))
+            );
+        }
+        for bad in ["", "w", "1web", "web-1", "not a key"] {
+            let err = ProjectRef::parse(bad).unwrap_err();
+            assert_eq!(err.field(), Some("project_id"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn work_items_are_named_by_id_or_by_key_in_any_letter_case() {
+        let id = WorkItemId::new();
+        assert_eq!(WorkItemRef::parse(&id.to_string()), Ok(WorkItemRef::Id(id)));
+        for named in ["WEB-42", "web-42", "Web-42"] {
+            assert_eq!(
+                WorkItemRef::parse(named),
+                Ok(WorkItemRef::Key(ItemKey::parse("WEB-42").unwrap()))
+            );
+        }
+        for bad in ["", "web", "web-0", "web-x", "42"] {
+            let err = WorkItemRef::parse(bad).unwrap_err();
+            assert_eq!(err.field(), Some("work_item_id"), "{bad:?}");
         }
     }
 

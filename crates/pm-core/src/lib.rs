@@ -29,8 +29,8 @@ pub use entity::{
 };
 pub use error::{RuleResult, RuleViolation};
 pub use id::{
-    CommentId, DependencyId, ItemKey, ProjectId, ProjectKey, RequestId, SprintId, SwimLaneId,
-    TenantId, TimeEntryId, UserId, WorkItemId,
+    CommentId, DependencyId, ItemKey, ProjectId, ProjectKey, ProjectRef, RequestId, SprintId,
+    SwimLaneId, TenantId, TimeEntryId, UserId, WorkItemId, WorkItemRef,
 };
 pub use limits::*;
 pub use position::{initial_positions, is_valid_position, position_between};

@@ -18,6 +18,7 @@ pub mod activity;
 pub mod change_log;
 pub mod comment;
 pub mod dependency;
+pub mod history;
 pub mod idempotency;
 pub mod llm_context;
 pub mod member;

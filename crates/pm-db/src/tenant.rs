@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::OnceCell;
 
+use crate::history::{self, Mark};
 use crate::{Error, Result};
 
 /// Every migration in `migrations/`, embedded in the binary.
@@ -58,6 +59,8 @@ pub struct TenantDb {
     path: PathBuf,
     writer: SqlitePool,
     reader: SqlitePool,
+    /// The history epoch (see [`crate::history`]), read when the database was opened.
+    epoch: Mutex<String>,
     /// Milliseconds since the manager's epoch at the last `open` that returned this database.
     last_used: AtomicI64,
 }
@@ -108,6 +111,38 @@ impl TenantDb {
         Ok(())
     }
 
+    /// The identity of this database's change history: sequence numbers are comparable only
+    /// within one epoch.
+    pub fn epoch(&self) -> String {
+        self.epoch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Starts a new history epoch (after a restore) and returns it.
+    pub async fn rekey_history(&self) -> Result<String> {
+        let mut writer = self.writer().await?;
+        let mut tx = begin_immediate(&mut writer).await?;
+        let epoch = history::rekey(&mut tx).await?;
+        tx.commit().await?;
+        *self.epoch.lock().unwrap_or_else(PoisonError::into_inner) = epoch.clone();
+        self.mark_history().await?;
+        Ok(epoch)
+    }
+
+    /// Records the history as it is now in the mark file beside the database, so a database
+    /// replaced by hand later is noticed (see [`crate::history`]).
+    pub async fn mark_history(&self) -> Result<()> {
+        let mut conn = self.reader.acquire().await?;
+        let mark = Mark::read_db(&mut conn).await?;
+        mark.store(self.dir())
+    }
+
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// Moves the WAL's content into the main file so the WAL does not grow without bound.
     pub async fn checkpoint(&self) -> Result<()> {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
@@ -116,7 +151,23 @@ impl TenantDb {
         Ok(())
     }
 
+    /// Copies the whole WAL into the database file and empties it, so the file alone holds every
+    /// committed change (before the file is moved, as a restore does). `Unavailable` when a
+    /// reader kept part of the WAL in use.
+    pub async fn checkpoint_truncate(&self) -> Result<()> {
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.writer)
+            .await?;
+        if busy != 0 {
+            return Err(Error::Unavailable(sqlx::Error::PoolTimedOut));
+        }
+        Ok(())
+    }
+
     async fn close(&self) {
+        if let Err(e) = self.mark_history().await {
+            tracing::warn!(tenant = %self.tenant, error = %e, "could not record the history mark");
+        }
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -295,6 +346,7 @@ impl TenantManager {
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&writer).await.map_err(Error::Migration)?;
+        let epoch = check_history(&writer, tenant, &dir).await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(self.config.read_connections.max(1))
             .idle_timeout(None)
@@ -308,6 +360,7 @@ impl TenantManager {
             path,
             writer,
             reader,
+            epoch: Mutex::new(epoch),
             last_used: AtomicI64::new(self.now_ms()),
         }))
     }
@@ -358,6 +411,29 @@ impl TenantManager {
         // section is a single map operation), so a poisoned lock is still usable.
         self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Reads the database's history epoch on open, starting a new one if the database does not
+/// continue the history the server last saw (a backup copied over it by hand), and records the
+/// new mark.
+async fn check_history(writer: &SqlitePool, tenant: &TenantId, dir: &Path) -> Result<String> {
+    let mut conn = writer.acquire().await?;
+    let mut epoch = history::epoch(&mut conn).await?;
+    if let Some(mark) = Mark::load(dir)
+        && mark.replaced_by(&mut conn).await?
+    {
+        let mut tx = begin_immediate(&mut conn).await?;
+        epoch = history::rekey(&mut tx).await?;
+        tx.commit().await?;
+        tracing::warn!(
+            tenant = %tenant,
+            last_seen_seq = mark.seq,
+            "the database does not continue the history last seen here (restored by hand?); \
+             started a new history epoch, clients will take fresh snapshots"
+        );
+    }
+    Mark::read_db(&mut conn).await?.store(dir)?;
+    Ok(epoch)
 }
 
 fn duration_ms(d: Duration) -> i64 {

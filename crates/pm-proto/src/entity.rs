@@ -9,11 +9,11 @@
 //! always `None` after coming in.
 
 use pm_core::{
-    Comment, CommentBody, CommentId, Dependency, DependencyId, DependencyType, Description,
-    ItemKey, Priority, Project, ProjectId, ProjectKey, ProjectMember, ProjectRole, ProjectStatus,
-    RuleViolation, Sprint, SprintGoal, SprintId, SprintName, SprintStatus, SwimLane, SwimLaneId,
-    TimeEntry, TimeEntryId, TimeEntryNote, Timestamp, Title, UserId, WorkItem, WorkItemId,
-    WorkItemStatus, WorkItemType,
+    ActivityEntry, Comment, CommentBody, CommentId, Dependency, DependencyId, DependencyType,
+    Description, ItemKey, Priority, Project, ProjectId, ProjectKey, ProjectMember, ProjectRole,
+    ProjectStatus, RuleViolation, Sprint, SprintGoal, SprintId, SprintName, SprintStatus, SwimLane,
+    SwimLaneId, TimeEntry, TimeEntryId, TimeEntryNote, Timestamp, Title, UserId, WorkItem,
+    WorkItemId, WorkItemStatus, WorkItemType,
 };
 
 use crate::field::{parse, parse_opt, story_points};
@@ -198,6 +198,23 @@ impl From<&SwimLane> for pb::SwimLane {
             status: lane.status.to_wire(),
             position,
             wip_limit: lane.wip_limit,
+        }
+    }
+}
+
+impl From<&ActivityEntry> for pb::ActivityEntry {
+    fn from(a: &ActivityEntry) -> Self {
+        Self {
+            id: a.id,
+            project_id: a.project_id.map(|p| p.to_string()).unwrap_or_default(),
+            entity: a.entity.to_wire(),
+            entity_id: a.entity_id.clone(),
+            action: a.action.as_str().to_owned(),
+            field: a.field.clone(),
+            old_value: a.old_value.clone(),
+            new_value: a.new_value.clone(),
+            actor: a.actor.to_string(),
+            at: a.at.as_millis(),
         }
     }
 }

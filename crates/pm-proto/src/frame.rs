@@ -55,6 +55,7 @@ mod tests {
             pb::Subscribe {
                 project_id: "p".into(),
                 since: Some(41),
+                history_epoch: "e".into(),
             },
         );
         assert_eq!(decode_client(&encode(&sent)), Ok(sent));

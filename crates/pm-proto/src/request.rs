@@ -159,6 +159,7 @@ responses! {
     TimeTotals(TimeTotals),
     Dependency(DependencyResponse),
     DependencyList(DependencyList),
+    ActivityList(ActivityList),
 }
 
 requests! {
@@ -213,6 +214,8 @@ requests! {
     AddDependency = "add_dependency", write => DependencyResponse;
     RemoveDependency = "remove_dependency", write => Deleted;
     ListDependencies = "list_dependencies", read => DependencyList;
+
+    ListActivity = "list_activity", read => ActivityList;
 }
 
 #[cfg(test)]

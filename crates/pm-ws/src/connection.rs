@@ -217,6 +217,12 @@ impl<'a> Connection<'a> {
             }),
             head_seq: self.hub.last_published(),
             token_expires_at: self.identity.expires_at.as_millis(),
+            history_epoch: self
+                .realtime
+                .service
+                .history_epoch(&self.identity.tenant)
+                .await
+                .unwrap_or_default(),
         });
         if self.write(encode_server(welcome)).await.is_err() {
             return End::WriteFailed;
@@ -287,13 +293,10 @@ impl<'a> Connection<'a> {
     async fn resync_after_overflow(&mut self) -> Result<(), ()> {
         self.pending.clear();
         while self.queue.try_recv().is_ok() {}
-        Metrics::add(&self.metrics().resyncs_sent, 1);
-        let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
-            project_id: String::new(),
-            reason: pb::ResyncReason::QueueOverflow.into(),
-            head_seq: self.hub.last_published(),
-        });
-        self.write(encode_server(resync)).await
+        let head_seq = self.hub.last_published();
+        // Empty: every subscription ended.
+        self.resync_project(String::new(), pb::ResyncReason::QueueOverflow, head_seq)
+            .await
     }
 
     async fn on_frame(&mut self, frame: &[u8]) -> Result<(), ()> {
@@ -377,23 +380,21 @@ impl<'a> Connection<'a> {
     }
 
     async fn subscribe(&mut self, request_id: &str, s: pb::Subscribe) -> Result<(), ()> {
-        let project = match pm_proto::field::parse(&s.project_id, "project_id", ProjectId::parse) {
-            Ok(p) => p,
-            Err(e) => return self.reply_error(request_id, &e.into()).await,
-        };
-        if let Err(e) = self
+        let (project, epoch) = match self
             .realtime
             .service
-            .check_read(&self.identity, project)
+            .readable_project(&self.identity, &s.project_id)
             .await
         {
-            return self.reply_error(request_id, &e).await;
-        }
+            Ok(found) => found,
+            Err(e) => return self.reply_error(request_id, &e).await,
+        };
         let (live_from, viewers) = self.hub.subscribe(self.id, project);
         let subscribed = pb::Subscribed {
             project_id: project.to_string(),
             head_seq: live_from,
             viewers,
+            history_epoch: epoch.clone(),
         };
         // With `since`, live events of this project (after `live_from`) wait until the replay of
         // the older ones has been written.
@@ -404,9 +405,48 @@ impl<'a> Connection<'a> {
         let hold_from = s.since.map(|_| live_from + 1);
         self.reply_holding(request_id, outcome, hold_from).await?;
         if let Some(since) = s.since {
+            if s.history_epoch != epoch {
+                // `since` counts in another history (a restored backup reuses sequence numbers for
+                // different changes): nothing after it can be trusted.
+                return self
+                    .resync(project, pb::ResyncReason::EpochChanged, live_from)
+                    .await;
+            }
             self.replay(project, since, live_from).await?;
         }
         Ok(())
+    }
+
+    async fn resync(
+        &mut self,
+        project: ProjectId,
+        reason: pb::ResyncReason,
+        head_seq: u64,
+    ) -> Result<(), ()> {
+        self.resync_project(project.to_string(), reason, head_seq)
+            .await
+    }
+
+    async fn resync_project(
+        &mut self,
+        project_id: String,
+        reason: pb::ResyncReason,
+        head_seq: u64,
+    ) -> Result<(), ()> {
+        Metrics::add(&self.metrics().resyncs_sent, 1);
+        let history_epoch = self
+            .realtime
+            .service
+            .history_epoch(&self.identity.tenant)
+            .await
+            .unwrap_or_default();
+        let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
+            project_id,
+            reason: reason.into(),
+            head_seq,
+            history_epoch,
+        });
+        self.write(encode_server(resync)).await
     }
 
     /// Sends the project's changes in `(since, until]` from the change log, in order, straight to
@@ -418,13 +458,9 @@ impl<'a> Connection<'a> {
         if since > until {
             // The client claims changes this server never published (its state comes from another
             // history, such as a database restored from a backup).
-            Metrics::add(&self.metrics().resyncs_sent, 1);
-            let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
-                project_id: project.to_string(),
-                reason: pb::ResyncReason::SinceAhead.into(),
-                head_seq: until,
-            });
-            return self.write(encode_server(resync)).await;
+            return self
+                .resync(project, pb::ResyncReason::SinceAhead, until)
+                .await;
         }
         let mut cursor = since;
         loop {
@@ -434,22 +470,15 @@ impl<'a> Connection<'a> {
             {
                 Ok(Some(page)) => page,
                 Ok(None) => {
-                    Metrics::add(&self.metrics().resyncs_sent, 1);
-                    let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
-                        project_id: project.to_string(),
-                        reason: pb::ResyncReason::SinceTooOld.into(),
-                        head_seq: until,
-                    });
-                    return self.write(encode_server(resync)).await;
+                    return self
+                        .resync(project, pb::ResyncReason::SinceTooOld, until)
+                        .await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "replay failed");
-                    let resync = server_message::Message::ResyncRequired(pb::ResyncRequired {
-                        project_id: project.to_string(),
-                        reason: pb::ResyncReason::Unspecified.into(),
-                        head_seq: until,
-                    });
-                    return self.write(encode_server(resync)).await;
+                    return self
+                        .resync(project, pb::ResyncReason::Unspecified, until)
+                        .await;
                 }
             };
             let done = page.len() < usize::try_from(batch).unwrap_or(usize::MAX);
@@ -465,9 +494,14 @@ impl<'a> Connection<'a> {
     }
 
     async fn unsubscribe(&mut self, request_id: &str, u: pb::Unsubscribe) -> Result<(), ()> {
-        let project = match pm_proto::field::parse(&u.project_id, "project_id", ProjectId::parse) {
+        let project = match self
+            .realtime
+            .service
+            .project_named(&self.identity, &u.project_id)
+            .await
+        {
             Ok(p) => p,
-            Err(e) => return self.reply_error(request_id, &e.into()).await,
+            Err(e) => return self.reply_error(request_id, &e).await,
         };
         self.hub.unsubscribe(self.id, project);
         let result = pb::Unsubscribed {

@@ -14,11 +14,12 @@
 
 mod access;
 mod admission;
-mod commands;
+pub mod commands;
 pub mod connection;
 mod error;
 mod hub;
 mod limits;
+mod lookup;
 mod metrics;
 mod mutation;
 mod rate;

@@ -29,6 +29,21 @@ pub struct ChangePage {
     pub head: u64,
     /// Whether the log holds changes after `next_since`.
     pub has_more: bool,
+    /// The history epoch the sequence numbers belong to.
+    pub history_epoch: String,
+}
+
+/// Why a change feed cannot continue from the cursor it was given: the caller must reload what it
+/// mirrors and continue from a fresh sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedGap {
+    /// The change log no longer holds every change after `since`.
+    TooOld { oldest: u64 },
+    /// `since` is beyond the newest change.
+    Ahead { head: u64 },
+    /// `since` belongs to another history epoch: the database was restored from a backup, and
+    /// its sequence numbers name different changes now.
+    EpochChanged { current: String },
 }
 
 impl Service {
@@ -39,22 +54,36 @@ impl Service {
     }
 
     /// Up to `limit` changes after `since` of the projects the caller may read, read in one
-    /// transaction. `None` when the change log no longer holds everything after `since`, or when
-    /// `since` is ahead of the log: the caller must reload and continue from a fresh sequence
-    /// number (the rule of [`Service::replay_page`]).
+    /// transaction. A [`FeedGap`] when the feed cannot continue from `since` (the rule of
+    /// [`Service::replay_page`]): too old for the log, ahead of it, or of another history epoch
+    /// (`epoch`, when the caller sends the one its `since` came with).
     pub async fn change_page(
         &self,
         actor: &Identity,
         since: u64,
+        epoch: Option<&str>,
         limit: u32,
-    ) -> Result<Option<ChangePage>> {
+    ) -> Result<Result<ChangePage, FeedGap>> {
         let db = self.tenant_db(actor).await?;
         let mut tx = db.begin_read().await?;
+        let history_epoch = pm_db::history::epoch(&mut tx).await?;
+        if epoch.is_some_and(|e| e != history_epoch) {
+            return Ok(Err(FeedGap::EpochChanged {
+                current: history_epoch,
+            }));
+        }
         let head = change_log::head(&mut tx).await?;
         let oldest = change_log::oldest(&mut tx).await?.unwrap_or(head + 1);
         let after = i64::try_from(since).unwrap_or(i64::MAX);
-        if after > head || after + 1 < oldest {
-            return Ok(None);
+        if after > head {
+            return Ok(Err(FeedGap::Ahead {
+                head: u64::try_from(head).unwrap_or_default(),
+            }));
+        }
+        if after + 1 < oldest {
+            return Ok(Err(FeedGap::TooOld {
+                oldest: u64::try_from(oldest).unwrap_or_default(),
+            }));
         }
         let visible: Option<HashSet<ProjectId>> = if sees_every_project(actor) {
             None
@@ -83,11 +112,12 @@ impl Service {
             })
             .map(crate::mutation::event_from_record)
             .collect();
-        Ok(Some(ChangePage {
+        Ok(Ok(ChangePage {
             events,
             next_since,
             head: u64::try_from(head).unwrap_or_default(),
             has_more,
+            history_epoch,
         }))
     }
 }

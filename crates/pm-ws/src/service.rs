@@ -13,7 +13,9 @@ use pm_db::{PoolConnection, Sqlite, TenantManager, begin_immediate};
 use pm_proto::pb::{self, client_message::Command, reply};
 use sha2::Digest;
 
-use crate::commands::{comment, dependency, member, project, sprint, sync, time, work_item};
+use crate::commands::{
+    activity, comment, dependency, member, project, sprint, sync, time, work_item,
+};
 use crate::hub::{Hub, Hubs};
 use crate::mutation::Mutation;
 use crate::subscription::ConnId;
@@ -226,6 +228,8 @@ impl Service {
             C::AddDependency(c) => write!(dependency::add, c),
             C::RemoveDependency(c) => write!(dependency::remove, c),
             C::ListDependencies(c) => read!(dependency::list, c),
+
+            C::ListActivity(c) => read!(activity::list, c),
         }
     }
 
@@ -420,12 +424,30 @@ fn replayed(request: &MutationRequest<'_>, stored: &StoredReply) -> Result<Outco
 }
 
 impl Service {
-    /// Checks that the actor may read (and so subscribe to) a project.
-    pub async fn check_read(&self, actor: &Identity, project: pm_core::ProjectId) -> Result<()> {
+    /// The project `raw` names (id or key, see [`crate::lookup`]) if the actor may read (and so
+    /// subscribe to) it, and the tenant's history epoch.
+    pub async fn readable_project(
+        &self,
+        actor: &Identity,
+        raw: &str,
+    ) -> Result<(pm_core::ProjectId, String)> {
         let db = self.tenants.open(&actor.tenant).await?;
         let mut conn = db.reader().acquire().await.map_err(pm_db::Error::from)?;
+        let project = crate::lookup::project_id(&mut conn, raw, "project_id").await?;
         crate::access::require(&mut conn, actor, project, pm_core::Action::Read).await?;
-        Ok(())
+        Ok((project, db.epoch()))
+    }
+
+    /// The project `raw` names (id or key), without an access check.
+    pub async fn project_named(&self, actor: &Identity, raw: &str) -> Result<pm_core::ProjectId> {
+        let db = self.tenants.open(&actor.tenant).await?;
+        let mut conn = db.reader().acquire().await.map_err(pm_db::Error::from)?;
+        crate::lookup::project_id(&mut conn, raw, "project_id").await
+    }
+
+    /// The identity of the tenant's change history (see `pm_db::history`).
+    pub async fn history_epoch(&self, tenant: &pm_core::TenantId) -> Result<String> {
+        Ok(self.tenants.open(tenant).await?.epoch())
     }
 
     /// One page of a project's changes after `after` and up to `until`, as events. `None` when

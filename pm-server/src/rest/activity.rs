@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use pm_core::{EntityKind, Timestamp, UserId};
-use pm_db::activity;
+use pm_ws::commands::activity;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -14,9 +14,7 @@ use super::view;
 use super::{Reader, project};
 use crate::state::AppState;
 
-/// Entries per page unless asked otherwise, and the most a page holds.
-const PAGE: u32 = 50;
-const PAGE_MAX: u32 = 500;
+use activity::{DEFAULT_PAGE as PAGE, MAX_PAGE as PAGE_MAX};
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -101,52 +99,31 @@ pub(crate) async fn list(
         .as_deref()
         .map(|u| UserId::parse(u).map_err(|e| ApiError::bad_request("user", e.to_string())))
         .transpose()?;
-    let before_id = params
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::bad_request("cursor", "not a cursor this endpoint returned"))
-        })
-        .transpose()?;
-    let (mut r, project_id, member) = match params.project.as_deref() {
+    let (mut r, project_id) = match params.project.as_deref() {
         Some(p) => {
             let (r, project, _) = project::open(&state, &caller, p).await?;
-            (r, Some(project.id), None)
+            (r, Some(project.id))
         }
-        None => {
-            let r = Reader::begin(&state, &caller).await?;
-            let member = (!pm_ws::read::sees_every_project(&caller)).then(|| caller.user.clone());
-            (r, None, member)
-        }
+        None => (Reader::begin(&state, &caller).await?, None),
     };
-    let limit = params.limit.unwrap_or(PAGE);
-    let mut rows = activity::list(
+    // The same query as the `list_activity` command: one set of rules for every surface.
+    let page = activity::page(
         &mut r,
-        &activity::Filter {
-            project_id,
+        &caller,
+        &activity::Query {
+            project: project_id,
             entity,
             actor,
-            member,
             from: instant(params.from, "from")?,
             to: instant(params.to, "to")?,
-            before_id,
-            // One more than the page tells whether there is a next one.
-            limit: limit + 1,
+            cursor: params.cursor,
+            limit: params.limit,
         },
     )
     .await?;
-    let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next_cursor = if rows.len() > page_len {
-        rows.truncate(page_len);
-        rows.last().map(|a| a.id.to_string())
-    } else {
-        None
-    };
     Ok(Json(ActivityPage {
-        activity: rows.iter().map(Into::into).collect(),
-        next_cursor,
+        activity: page.entries.iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

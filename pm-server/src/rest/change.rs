@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use pm_core::{EntityKind, ProjectMember};
 use pm_proto::{WireEnum, pb};
+use pm_ws::read::FeedGap;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,6 +26,10 @@ pub(crate) struct ChangeParams {
     /// `next_since` of the previous page.
     #[param(minimum = 0)]
     since: u64,
+    /// The `history_epoch` that `since` came with (from a project context or the previous page).
+    /// If the tenant's history was replaced since (a restore from a backup), the answer is 410:
+    /// the same sequence numbers now name different changes.
+    epoch: Option<String>,
     /// Changes per page.
     #[param(default = 100, minimum = 1, maximum = 500)]
     limit: Option<u32>,
@@ -40,6 +45,7 @@ impl FromQuery for ChangeParams {
             since: q
                 .parse("since", "a sequence number (a whole number from 0)")?
                 .ok_or_else(|| ApiError::bad_request("since", "required"))?,
+            epoch: q.text("epoch")?.filter(|e| !e.is_empty()),
             limit: Some(q.limit("limit", PAGE, PAGE_MAX)?),
             description_chars: q.optional_bounded("description_chars", 0, max_chars)?,
         })
@@ -116,13 +122,16 @@ pub(crate) struct ChangePage {
     pub head: u64,
     /// Whether more changes follow `next_since` already.
     pub has_more: bool,
+    /// The history epoch the sequence numbers belong to: pass it as `epoch` with `next_since`.
+    pub history_epoch: String,
 }
 
 /// Poll the change feed: the changes after `since` of the projects the caller may read.
 ///
 /// The same events a `/ws` subscriber receives, rendered as JSON. When `since` is older than the
-/// retained change log (or ahead of it), the answer is 410 `resync_required`: reload what you
-/// mirror (e.g. the project context) and continue from its `seq`.
+/// retained change log, ahead of it, or of another history epoch than `epoch` (the tenant was
+/// restored from a backup), the answer is 410 `resync_required` saying which: reload what you
+/// mirror (e.g. the project context) and continue from its `seq` and `history_epoch`.
 #[utoipa::path(
     get,
     path = "/changes",
@@ -142,15 +151,14 @@ pub(crate) async fn list(
     let page = state
         .realtime
         .service
-        .change_page(&caller, params.since, params.limit.unwrap_or(PAGE))
+        .change_page(
+            &caller,
+            params.since,
+            params.epoch.as_deref(),
+            params.limit.unwrap_or(PAGE),
+        )
         .await?
-        .ok_or_else(|| {
-            ApiError::Gone(format!(
-                "the change log no longer holds every change after {}; reload and poll from the \
-                 seq of a fresh project context",
-                params.since
-            ))
-        })?;
+        .map_err(|gap| ApiError::Gone(gone_message(params.since, &gap)))?;
     let descriptions = match params.description_chars {
         None => Descriptions::Full,
         Some(n) => Descriptions::Chars(usize::try_from(n).unwrap_or(usize::MAX)),
@@ -160,7 +168,26 @@ pub(crate) async fn list(
         next_since: page.next_since,
         head: page.head,
         has_more: page.has_more,
+        history_epoch: page.history_epoch,
     }))
+}
+
+fn gone_message(since: u64, gap: &FeedGap) -> String {
+    let reload = "reload and poll from the seq and history_epoch of a fresh project context";
+    match gap {
+        FeedGap::TooOld { oldest } => format!(
+            "the change log no longer holds every change after {since} (the oldest kept is \
+             {oldest}); {reload}"
+        ),
+        FeedGap::Ahead { head } => format!(
+            "since {since} is ahead of the newest change ({head}): your position comes from \
+             another history; {reload}"
+        ),
+        FeedGap::EpochChanged { current } => format!(
+            "the tenant's history was replaced (restored from a backup; the current epoch is \
+             {current}): sequence numbers from your epoch name different changes now; {reload}"
+        ),
+    }
 }
 
 fn event(e: &pb::Event, descriptions: Descriptions) -> ChangeEvent {

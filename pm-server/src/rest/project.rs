@@ -112,7 +112,10 @@ pub(crate) async fn get(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (mut r, project, role) = open(&state, &caller, &id_or_key).await?;
-    let etag = ETag::new(project_seq(&mut r, project.id).await?);
+    let etag = ETag::new(
+        &r.history_epoch().await?,
+        project_seq(&mut r, project.id).await?,
+    );
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }
@@ -162,6 +165,8 @@ pub(crate) struct Context {
     /// The tenant's change-log sequence number this context is consistent with: poll
     /// `/changes?since=` (or subscribe over `/ws`) from it to stay current.
     pub seq: i64,
+    /// The history epoch `seq` belongs to: send it as `/changes?epoch=` (see the change feed).
+    pub history_epoch: String,
     pub project: view::Project,
     pub members: Vec<view::Member>,
     pub swim_lanes: Vec<view::SwimLane>,
@@ -208,7 +213,10 @@ pub(crate) async fn context(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (mut r, project, role) = open(&state, &caller, &id_or_key).await?;
-    let etag = ETag::new(project_seq(&mut r, project.id).await?);
+    let etag = ETag::new(
+        &r.history_epoch().await?,
+        project_seq(&mut r, project.id).await?,
+    );
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }
@@ -221,6 +229,7 @@ pub(crate) async fn context(
         .unwrap_or(usize::MAX),
     );
     let seq = change_log::head(&mut r).await?;
+    let history_epoch = r.history_epoch().await?;
     let members = member::list(&mut r, project.id).await?;
     let lanes = swim_lane::list(&mut r, project.id).await?;
     let items = work_item::list(&mut r, project.id, &Default::default()).await?;
@@ -271,6 +280,7 @@ pub(crate) async fn context(
         .collect();
     let context = Context {
         seq,
+        history_epoch,
         project: view::Project::new(&project, Some(role)),
         members: members.iter().map(Into::into).collect(),
         swim_lanes: lanes.iter().map(Into::into).collect(),

@@ -320,7 +320,10 @@ pub(crate) async fn get(
     let item = pm_ws::read::find_work_item(&mut r, &id_or_key).await?;
     let project = pm_db::project::get(&mut r, item.project_id).await?;
     pm_ws::read::authorize_read(&mut r, &caller, &project).await?;
-    let etag = ETag::new(project_seq(&mut r, project.id).await?);
+    let etag = ETag::new(
+        &r.history_epoch().await?,
+        project_seq(&mut r, project.id).await?,
+    );
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }

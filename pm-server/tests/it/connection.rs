@@ -356,7 +356,8 @@ async fn shutdown_under_pipelined_commands_answers_every_committed_one_then_says
         assert!(created >= BEFORE_SHUTDOWN, "round {round}");
 
         // Every committed create was answered: after a restart, exactly those items exist.
-        app.restart().await;
+        app.stop().await.expect("a clean stop");
+        let app = TestApp::spawn_in(app.take_dir(), |_| {}).await;
         let mut reader = app.editor("alice").await;
         let items = reader
             .ok(pb::ListWorkItems {

@@ -38,8 +38,21 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let (addr, shutdown, server) = start(dir.path(), adjust).await;
+        Self::spawn_in(tempfile::tempdir().unwrap(), adjust).await
+    }
+
+    /// A server on an existing data directory (a restart: see [`TestApp::take_dir`]).
+    pub async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::for_data_dir(dir.path());
+        config.auth.secret = Some(SECRET.to_vec());
+        // Tests send commands as fast as they can; the rate limit has its own test.
+        config.limits.commands_per_second = 100_000;
+        config.limits.command_burst = 100_000;
+        adjust(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(pm_server::run(config, listener, shutdown.clone()));
         Self {
             addr,
             dir,
@@ -77,14 +90,9 @@ impl TestApp {
         self.client("acme", user, TenantRole::Editor).await
     }
 
-    /// Stops the server (if it still runs) and starts a new one over the same data directory,
-    /// with the default test settings: what a client sees after a restart.
-    pub async fn restart(&mut self) {
-        self.stop().await.expect("a clean stop");
-        let (addr, shutdown, server) = start(self.dir.path(), |_| {}).await;
-        self.addr = addr;
-        self.shutdown = shutdown;
-        self.server = Some(server);
+    /// The data directory, for a server started after this one stopped.
+    pub fn take_dir(&mut self) -> tempfile::TempDir {
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     /// Cancels the server and waits for it to finish.
@@ -97,28 +105,6 @@ impl TestApp {
             None => Ok(()),
         }
     }
-}
-
-/// A server over `data_dir` with the test settings, adjusted by `adjust`.
-async fn start(
-    data_dir: &std::path::Path,
-    adjust: impl FnOnce(&mut Config),
-) -> (
-    SocketAddr,
-    CancellationToken,
-    JoinHandle<anyhow::Result<()>>,
-) {
-    let mut config = Config::for_data_dir(data_dir);
-    config.auth.secret = Some(SECRET.to_vec());
-    // Tests send commands as fast as they can; the rate limit has its own test.
-    config.limits.commands_per_second = 100_000;
-    config.limits.command_burst = 100_000;
-    adjust(&mut config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let server = tokio::spawn(pm_server::run(config, listener, shutdown.clone()));
-    (addr, shutdown, server)
 }
 
 impl Drop for TestApp {
@@ -303,6 +289,7 @@ impl Client {
         self.ok(pb::Subscribe {
             project_id: project_id.to_owned(),
             since: None,
+            history_epoch: String::new(),
         })
         .await
     }

@@ -419,6 +419,11 @@ async fn a_project_is_read_by_id_or_by_key() {
     assert_eq!(by_id.project.as_ref(), Some(&web));
     assert_eq!(by_id.my_role(), ProjectRole::Admin);
     assert_eq!(get(&mut alice, "WEB").await, by_id);
+    assert_eq!(
+        get(&mut alice, "web").await,
+        by_id,
+        "keys in any letter case"
+    );
     let mut bob = app.editor("bob").await;
     assert_eq!(get(&mut bob, "WEB").await.my_role(), ProjectRole::Viewer);
     let mut root = app.client("acme", "root", TenantRole::Admin).await;
@@ -427,7 +432,7 @@ async fn a_project_is_read_by_id_or_by_key() {
     for (lookup, expected) in [
         ("NOPE", (ErrorCode::NotFound, "")),
         (&uuid::Uuid::now_v7().to_string(), (ErrorCode::NotFound, "")),
-        ("web", (ErrorCode::Validation, "project")),
+        ("w-b", (ErrorCode::Validation, "project")),
         ("", (ErrorCode::Validation, "project")),
     ] {
         let err = alice

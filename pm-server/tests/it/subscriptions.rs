@@ -111,6 +111,7 @@ async fn only_members_and_tenant_admins_may_subscribe() {
         .err(pb::Subscribe {
             project_id: project.id.clone(),
             since: None,
+            history_epoch: String::new(),
         })
         .await;
     assert_eq!(
@@ -122,6 +123,7 @@ async fn only_members_and_tenant_admins_may_subscribe() {
         .err(pb::Subscribe {
             project_id: "not-a-uuid".into(),
             since: None,
+            history_epoch: String::new(),
         })
         .await;
     assert_eq!(

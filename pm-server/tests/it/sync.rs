@@ -39,10 +39,12 @@ fn create(project: &pb::Project, title: &str) -> pb::CreateWorkItem {
     }
 }
 
-fn subscribe_since(project: &pb::Project, since: u64) -> pb::Subscribe {
+/// A resume: `since` with the history epoch it belongs to (the client's welcome names it).
+fn subscribe_since(client: &Client, project: &pb::Project, since: u64) -> pb::Subscribe {
     pb::Subscribe {
         project_id: project.id.clone(),
         since: Some(since),
+        history_epoch: client.welcome.history_epoch.clone(),
     }
 }
 
@@ -479,7 +481,7 @@ async fn a_client_resuming_with_since_gets_exactly_the_missed_events_in_order_th
     let (_, elsewhere) = commit(&mut alice, create(&api, "Not bob's business")).await;
 
     let mut bob = app.editor("bob").await;
-    let subscribed = bob.ok(subscribe_since(&web, last_seen)).await;
+    let subscribed = bob.ok(subscribe_since(&bob, &web, last_seen)).await;
     assert_eq!(subscribed.head_seq, elsewhere[0].seq);
     let mut replayed = Vec::new();
     for _ in 0..missed.len() {
@@ -551,7 +553,7 @@ async fn resuming_while_writes_continue_loses_and_repeats_nothing() {
         }
         let since = seen.last().copied().unwrap_or(head);
         reader = Client::connect(&app.ws_url(), &token).await;
-        reader.ok(subscribe_since(&project, since)).await;
+        reader.ok(subscribe_since(&reader, &project, since)).await;
         resumes += 1;
     };
     // The barrier: everything committed is queued for the reader or replayed to it by now.
@@ -579,7 +581,7 @@ async fn a_since_older_than_the_retained_change_log_is_answered_with_a_resync() 
     }
 
     let mut boss = Client::connect(&app.ws_url(), &token).await;
-    let subscribed = boss.ok(subscribe_since(&project, since)).await;
+    let subscribed = boss.ok(subscribe_since(&boss, &project, since)).await;
     assert_eq!(subscribed.head_seq, head);
     let resync = loop {
         match boss.next_message().await.message {
@@ -610,7 +612,7 @@ async fn a_since_older_than_the_retained_change_log_is_answered_with_a_resync() 
 
     // The retained window is exactly the last five changes.
     let mut edge = Client::connect(&app.ws_url(), &token).await;
-    edge.ok(subscribe_since(&project, head - 5)).await;
+    edge.ok(subscribe_since(&edge, &project, head - 5)).await;
     let messages = edge.drain_messages().await;
     let replayed: Vec<u64> = messages
         .iter()
@@ -622,7 +624,9 @@ async fn a_since_older_than_the_retained_change_log_is_answered_with_a_resync() 
         .collect();
     assert_eq!(replayed, (head - 4..=head).collect::<Vec<_>>());
     let mut beyond = Client::connect(&app.ws_url(), &token).await;
-    beyond.ok(subscribe_since(&project, head - 6)).await;
+    beyond
+        .ok(subscribe_since(&beyond, &project, head - 6))
+        .await;
     let messages = beyond.drain_messages().await;
     assert!(
         messages.iter().any(|m| matches!(
@@ -759,7 +763,8 @@ async fn a_client_whose_queue_overflows_is_told_to_resync_and_a_reading_client_m
         .create_item(&project, pb::WorkItemType::Task, "Unseen")
         .await;
     slow.assert_no_events().await;
-    slow.ok(subscribe_since(&project, snapshot.seq)).await;
+    slow.ok(subscribe_since(&slow, &project, snapshot.seq))
+        .await;
     let (_, events) = commit(&mut alice, create(&project, "Seen")).await;
     let caught_up = slow.drain_events().await;
     assert_eq!(seqs(&caught_up), [events[0].seq - 1, events[0].seq]);
@@ -994,6 +999,7 @@ impl Reader {
                 .ok(pb::Subscribe {
                     project_id: project.clone(),
                     since: Some(since),
+                    history_epoch: self.client.welcome.history_epoch.clone(),
                 })
                 .await;
         }

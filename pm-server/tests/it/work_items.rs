@@ -829,6 +829,11 @@ async fn an_item_is_found_by_id_or_key_with_its_ancestors_and_children() {
     );
 
     let task = get(&mut alice, "WEB-4").await;
+    assert_eq!(
+        get(&mut alice, "web-4").await,
+        task,
+        "keys in any letter case"
+    );
     let chain: Vec<&str> = task.ancestors.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(chain, ["WEB-2", "WEB-1"], "nearest first");
     assert!(task.children.is_empty());
@@ -836,7 +841,7 @@ async fn an_item_is_found_by_id_or_key_with_its_ancestors_and_children() {
     for (lookup, expected) in [
         ("WEB-99", (ErrorCode::NotFound, "")),
         ("NOPE-1", (ErrorCode::NotFound, "")),
-        ("web-1", (ErrorCode::Validation, "work_item")),
+        ("web-x", (ErrorCode::Validation, "work_item")),
         ("WEB-01", (ErrorCode::Validation, "work_item")),
     ] {
         let err = alice

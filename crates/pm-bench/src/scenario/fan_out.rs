@@ -451,6 +451,7 @@ async fn pm_subscriber(
     let subscribe = || pb::Subscribe {
         project_id: project_id.clone(),
         since: None,
+        history_epoch: String::new(),
     };
     let mut pending = request_id();
     client

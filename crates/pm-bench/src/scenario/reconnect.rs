@@ -309,9 +309,11 @@ async fn pm_resume(
             _ => return outcome,
         }
     };
+    let epoch = client.history_epoch.clone();
     let subscribe = |since: u64| pb::Subscribe {
         project_id: project_id.clone(),
         since: Some(since),
+        history_epoch: epoch.clone(),
     };
     let mut pending = request_id();
     if client.send(&pending, subscribe(since)).await.is_err() {

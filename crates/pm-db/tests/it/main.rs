@@ -4,6 +4,7 @@ mod fixtures;
 
 mod change_log;
 mod entities;
+mod history;
 mod races;
 mod schema;
 mod tenants;

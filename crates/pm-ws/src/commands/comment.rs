@@ -1,11 +1,10 @@
-use pm_core::{
-    Action, ActivityAction, Comment, CommentBody, CommentId, EntityKind, ProjectRole, WorkItemId,
-};
+use pm_core::{Action, ActivityAction, Comment, CommentBody, CommentId, EntityKind, ProjectRole};
 use pm_db::comment;
 use pm_proto::{field, pb};
 
 use crate::access::require;
 use crate::commands::work_item::load as load_item;
+use crate::lookup;
 use crate::mutation::{Diff, Mutation};
 use crate::service::Read;
 use crate::{Error, Result};
@@ -42,7 +41,7 @@ fn with_current(err: pm_db::Error, current: &Comment, project: pm_core::ProjectI
 }
 
 pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddComment) -> Result<pb::CommentResponse> {
-    let item_id = field::parse(&c.work_item_id, "work_item_id", WorkItemId::parse)?;
+    let item_id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
     let (item, project) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
     let new = Comment {
         id: CommentId::new(),
@@ -129,7 +128,7 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteComment) -> Result
 }
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListComments) -> Result<pb::CommentList> {
-    let item_id = field::parse(&c.work_item_id, "work_item_id", WorkItemId::parse)?;
+    let item_id = lookup::work_item_id(&mut r.conn, &c.work_item_id, "work_item_id").await?;
     let (item, _) = load_item(&mut r.conn, &r.actor, item_id, Action::Read).await?;
     let comments = comment::list(&mut r.conn, item.id).await?;
     Ok(pb::CommentList {

@@ -1,12 +1,13 @@
 use pm_core::{
     Action, ActivityAction, Dependency, DependencyId, DependencyType, EntityKind, RuleViolation,
-    WorkItemId, find_cycle_path,
+    find_cycle_path,
 };
 use pm_db::{dependency, work_item};
 use pm_proto::{WireEnum, field, pb};
 
 use crate::access::require;
 use crate::commands::work_item::{load as load_item, report_blocked_changes};
+use crate::lookup;
 use crate::mutation::Mutation;
 use crate::service::Read;
 use crate::view;
@@ -16,8 +17,8 @@ pub(crate) async fn add(
     m: &mut Mutation<'_>,
     c: pb::AddDependency,
 ) -> Result<pb::DependencyResponse> {
-    let blocking_id = field::parse(&c.blocking_id, "blocking_id", WorkItemId::parse)?;
-    let blocked_id = field::parse(&c.blocked_id, "blocked_id", WorkItemId::parse)?;
+    let blocking_id = lookup::work_item_id(&mut m.tx, &c.blocking_id, "blocking_id").await?;
+    let blocked_id = lookup::work_item_id(&mut m.tx, &c.blocked_id, "blocked_id").await?;
     let dep_type = DependencyType::from_wire(c.r#type, "type")?;
     if blocking_id == blocked_id {
         return Err(RuleViolation::SelfDependency.into());
@@ -107,7 +108,7 @@ pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveDependency) -> Res
 }
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListDependencies) -> Result<pb::DependencyList> {
-    let item_id = field::parse(&c.work_item_id, "work_item_id", WorkItemId::parse)?;
+    let item_id = lookup::work_item_id(&mut r.conn, &c.work_item_id, "work_item_id").await?;
     let (item, _) = load_item(&mut r.conn, &r.actor, item_id, Action::Read).await?;
     let mut out = pb::DependencyList::default();
     for link in dependency::list_for_item(&mut r.conn, item.id).await? {

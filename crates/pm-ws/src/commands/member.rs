@@ -1,16 +1,22 @@
 use pm_core::{Action, ActivityAction, EntityKind, ProjectId, ProjectMember, ProjectRole, UserId};
-use pm_db::member;
+use pm_db::{SqliteConnection, member};
 use pm_proto::{WireEnum, field, pb};
 
 use crate::access::require;
+use crate::lookup;
 use crate::mutation::{Diff, Mutation};
 use crate::service::Read;
 use crate::{Error, Result};
 
-fn ids(project_id: &str, user_id: &str) -> Result<(ProjectId, UserId)> {
+async fn ids(
+    conn: &mut SqliteConnection,
+    project_id: &str,
+    user_id: &str,
+) -> Result<(ProjectId, UserId)> {
+    let user = field::parse(user_id, "user_id", UserId::parse)?;
     Ok((
-        field::parse(project_id, "project_id", ProjectId::parse)?,
-        field::parse(user_id, "user_id", UserId::parse)?,
+        lookup::project_id(conn, project_id, "project_id").await?,
+        user,
     ))
 }
 
@@ -19,7 +25,7 @@ fn member_key(m: &ProjectMember) -> String {
 }
 
 pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddMember) -> Result<pb::MemberResponse> {
-    let (project, user) = ids(&c.project_id, &c.user_id)?;
+    let (project, user) = ids(&mut m.tx, &c.project_id, &c.user_id).await?;
     require(&mut m.tx, &m.actor, project, Action::Administer).await?;
     let role = ProjectRole::from_wire(c.role, "role")?;
     let new = ProjectMember {
@@ -51,7 +57,7 @@ pub(crate) async fn change_role(
     m: &mut Mutation<'_>,
     c: pb::ChangeMemberRole,
 ) -> Result<pb::MemberResponse> {
-    let (project, user) = ids(&c.project_id, &c.user_id)?;
+    let (project, user) = ids(&mut m.tx, &c.project_id, &c.user_id).await?;
     require(&mut m.tx, &m.actor, project, Action::Administer).await?;
     let role = ProjectRole::from_wire(c.role, "role")?;
     let before = member::get(&mut m.tx, project, &user).await?;
@@ -99,7 +105,7 @@ pub(crate) async fn change_role(
 }
 
 pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveMember) -> Result<pb::MemberRemoved> {
-    let (project, user) = ids(&c.project_id, &c.user_id)?;
+    let (project, user) = ids(&mut m.tx, &c.project_id, &c.user_id).await?;
     require(&mut m.tx, &m.actor, project, Action::Administer).await?;
     let before = member::get(&mut m.tx, project, &user).await?;
     if before.role == ProjectRole::Admin && member::count_admins(&mut m.tx, project).await? <= 1 {
@@ -125,7 +131,7 @@ pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveMember) -> Result<
 }
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListMembers) -> Result<pb::MemberList> {
-    let project = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    let project = lookup::project_id(&mut r.conn, &c.project_id, "project_id").await?;
     require(&mut r.conn, &r.actor, project, Action::Read).await?;
     let members = member::list(&mut r.conn, project).await?;
     Ok(pb::MemberList {

@@ -1,13 +1,17 @@
+use std::collections::HashMap;
+
 use pm_core::{
     Action, ActivityAction, Description, EntityKind, Project, ProjectId, ProjectKey, ProjectMember,
-    ProjectRole, ProjectStatus, Title, effective_project_role,
+    ProjectRef, ProjectRole, ProjectStatus, Title, effective_project_role,
 };
-use pm_db::{member, project, swim_lane, work_item};
+use pm_db::{dependency, member, project, swim_lane, work_item};
 use pm_proto::{field, pb};
 
 use crate::access::{require, role_in};
+use crate::lookup;
 use crate::mutation::{Diff, Mutation};
 use crate::service::Read;
+use crate::view::ProjectDerived;
 use crate::{Error, Result};
 
 pub(crate) async fn create(
@@ -105,10 +109,51 @@ async fn save(
         diff.0,
     )
     .await?;
+    if stored.key != before.key {
+        publish_rekeyed(m, stored.id).await?;
+    }
     Ok(pb::ProjectResponse {
         project: Some((&stored).into()),
         my_role: pm_proto::WireEnum::to_wire(role),
     })
+}
+
+/// A new project key changes every item's key (`OLD-7` becomes `NEW-7`) and the keys every link
+/// carries. Upserts carry an entity's whole state, so each re-keyed item and link is published in
+/// the same transaction (without activity rows: nobody edited them), and a client that follows
+/// the upsert rule shows the new keys at once.
+async fn publish_rekeyed(m: &mut Mutation<'_>, project_id: ProjectId) -> Result<()> {
+    let items = work_item::list(&mut m.tx, project_id, &Default::default()).await?;
+    let derived = ProjectDerived::load(&mut m.tx, project_id).await?;
+    let links = dependency::list_for_project(&mut m.tx, project_id).await?;
+    for wire in derived.items(&items) {
+        let id = wire.id.clone();
+        m.emit(
+            project_id,
+            EntityKind::WorkItem,
+            id,
+            ActivityAction::Updated,
+            pb::change::Change::WorkItem(wire),
+        )
+        .await?;
+    }
+    let keys: HashMap<_, _> = items.iter().map(|i| (i.id, i.key.clone())).collect();
+    for link in &links {
+        let (Some(blocking), Some(blocked)) =
+            (keys.get(&link.blocking_id), keys.get(&link.blocked_id))
+        else {
+            continue;
+        };
+        m.emit(
+            project_id,
+            EntityKind::Dependency,
+            link.id.to_string(),
+            ActivityAction::Updated,
+            pb::change::Change::Dependency(pb::Dependency::from_domain(link, blocking, blocked)),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Attaches the project's stored state (read in this transaction) to a stale-version conflict, so
@@ -128,21 +173,12 @@ fn with_current(err: pm_db::Error, current: &Project) -> Error {
     }
 }
 
-fn project_id(raw: &str) -> Result<ProjectId> {
-    Ok(field::parse(raw, "project_id", ProjectId::parse)?)
-}
-
 pub(crate) async fn update(
     m: &mut Mutation<'_>,
     c: pb::UpdateProject,
 ) -> Result<pb::ProjectResponse> {
-    let (before, role) = require(
-        &mut m.tx,
-        &m.actor,
-        project_id(&c.project_id)?,
-        Action::Administer,
-    )
-    .await?;
+    let id = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
+    let (before, role) = require(&mut m.tx, &m.actor, id, Action::Administer).await?;
     let mut after = before.clone();
     if let Some(key) = c.key.as_deref() {
         after.key = field::parse(key, "key", ProjectKey::parse)?;
@@ -164,8 +200,8 @@ async fn set_status(
     version: i64,
     status: ProjectStatus,
 ) -> Result<pb::ProjectResponse> {
-    let (before, role) =
-        require(&mut m.tx, &m.actor, project_id(raw_id)?, Action::Administer).await?;
+    let id = lookup::project_id(&mut m.tx, raw_id, "project_id").await?;
+    let (before, role) = require(&mut m.tx, &m.actor, id, Action::Administer).await?;
     if before.status == status {
         return Err(Error::conflict(format!("the project is already {status}")));
     }
@@ -191,13 +227,8 @@ pub(crate) async fn unarchive(
 }
 
 pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteProject) -> Result<pb::Deleted> {
-    let (p, _) = require(
-        &mut m.tx,
-        &m.actor,
-        project_id(&c.project_id)?,
-        Action::Administer,
-    )
-    .await?;
+    let id = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
+    let (p, _) = require(&mut m.tx, &m.actor, id, Action::Administer).await?;
     let live = work_item::count_in_project(&mut m.tx, p.id).await?;
     if live > 0 {
         return Err(Error::conflict(format!(
@@ -242,13 +273,10 @@ pub(crate) async fn list(r: &mut Read, c: pb::ListProjects) -> Result<pb::Projec
 
 /// A project by id or by key.
 pub(crate) async fn find(conn: &mut pm_db::SqliteConnection, id_or_key: &str) -> Result<Project> {
-    if let Ok(id) = ProjectId::parse(id_or_key) {
-        return Ok(project::get(conn, id).await?);
+    match field::parse(id_or_key, "project", ProjectRef::parse)? {
+        ProjectRef::Id(id) => Ok(project::get(conn, id).await?),
+        ProjectRef::Key(key) => Ok(project::get_by_key(conn, &key).await?),
     }
-    if let Ok(key) = ProjectKey::parse(id_or_key) {
-        return Ok(project::get_by_key(conn, &key).await?);
-    }
-    Err(Error::validation("project", "expected a project id or key"))
 }
 
 pub(crate) async fn get(r: &mut Read, c: pb::GetProject) -> Result<pb::ProjectResponse> {

@@ -1,12 +1,13 @@
 use pm_core::{
-    Action, ActivityAction, EntityKind, ProjectId, RuleViolation, Sprint, SprintGoal, SprintId,
-    SprintName, SprintStatus, Timestamp, check_sprint_transition, sprint_accepts_items,
+    Action, ActivityAction, EntityKind, RuleViolation, Sprint, SprintGoal, SprintId, SprintName,
+    SprintStatus, Timestamp, check_sprint_transition, sprint_accepts_items,
 };
 use pm_db::{sprint, work_item};
 use pm_proto::{field, pb};
 
 use crate::access::require;
 use crate::commands::work_item::save as save_item;
+use crate::lookup;
 use crate::mutation::{Diff, Mutation};
 use crate::service::Read;
 use crate::view::ProjectDerived;
@@ -64,7 +65,7 @@ pub(crate) async fn create(
     m: &mut Mutation<'_>,
     c: pb::CreateSprint,
 ) -> Result<pb::SprintResponse> {
-    let project = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    let project = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
     require(&mut m.tx, &m.actor, project, Action::Edit).await?;
     let starts_at = field::opt_timestamp(c.starts_at, "starts_at")?;
     let ends_at = field::opt_timestamp(c.ends_at, "ends_at")?;
@@ -281,7 +282,7 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteSprint) -> Result<
 }
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListSprints) -> Result<pb::SprintList> {
-    let project = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    let project = lookup::project_id(&mut r.conn, &c.project_id, "project_id").await?;
     require(&mut r.conn, &r.actor, project, Action::Read).await?;
     let sprints = sprint::list(&mut r.conn, project).await?;
     Ok(pb::SprintList {

@@ -1,18 +1,22 @@
-use pm_core::{Action, ProjectId};
-use pm_db::{Connection, change_log, dependency, member, sprint, swim_lane, time_entry, work_item};
-use pm_proto::{field, pb};
+use pm_core::Action;
+use pm_db::{
+    Connection, change_log, dependency, history, member, sprint, swim_lane, time_entry, work_item,
+};
+use pm_proto::pb;
 
 use crate::Result;
 use crate::access::require;
+use crate::lookup;
 use crate::service::Read;
 use crate::view::ProjectDerived;
 
 /// The complete state of a project and the sequence number it is consistent with: everything is
 /// read in one read transaction, so it is one snapshot of the database.
 pub(crate) async fn snapshot(r: &mut Read, c: pb::GetSnapshot) -> Result<pb::Snapshot> {
-    let project_id = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
     let mut tx = r.conn.begin().await.map_err(pm_db::Error::from)?;
+    let project_id = lookup::project_id(&mut tx, &c.project_id, "project_id").await?;
     let seq = change_log::head(&mut tx).await?;
+    let history_epoch = history::epoch(&mut tx).await?;
     let (project, _) = require(&mut tx, &r.actor, project_id, Action::Read).await?;
     let members = member::list(&mut tx, project.id).await?;
     let lanes = swim_lane::list(&mut tx, project.id).await?;
@@ -44,5 +48,6 @@ pub(crate) async fn snapshot(r: &mut Read, c: pb::GetSnapshot) -> Result<pb::Sna
             .iter()
             .map(|t| pb::TimeEntry::from_domain(t, project.id))
             .collect(),
+        history_epoch,
     })
 }

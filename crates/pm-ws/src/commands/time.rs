@@ -1,13 +1,13 @@
 use pm_core::{
     Action, ActivityAction, EntityKind, ProjectRole, TIME_ENTRY_MAX_MS, TenantRole, TimeEntry,
-    TimeEntryId, TimeEntryNote, TimeRange, Timestamp, UserId, WorkItem, WorkItemId,
-    validate_time_range,
+    TimeEntryId, TimeEntryNote, TimeRange, Timestamp, UserId, WorkItem, validate_time_range,
 };
 use pm_db::{time_entry, work_item};
 use pm_proto::{field, pb};
 
 use crate::access::require;
 use crate::commands::work_item::load as load_item;
+use crate::lookup;
 use crate::mutation::{Diff, Mutation};
 use crate::service::Read;
 use crate::view;
@@ -85,7 +85,7 @@ pub(crate) async fn stop_entry(m: &mut Mutation<'_>, running: &TimeEntry) -> Res
 }
 
 pub(crate) async fn start(m: &mut Mutation<'_>, c: pb::StartTimer) -> Result<pb::TimerResponse> {
-    let item_id = field::parse(&c.work_item_id, "work_item_id", WorkItemId::parse)?;
+    let item_id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
     let (item, _) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
     let description = field::parse(&c.description, "description", TimeEntryNote::parse)?;
     // The single writer serialises concurrent starts, so the running timer seen here is the
@@ -132,7 +132,7 @@ pub(crate) async fn add(
     m: &mut Mutation<'_>,
     c: pb::AddTimeEntry,
 ) -> Result<pb::TimeEntryResponse> {
-    let item_id = field::parse(&c.work_item_id, "work_item_id", WorkItemId::parse)?;
+    let item_id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
     let (item, _) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
     let start = field::timestamp(c.started_at, "started_at")?;
     let end = match (c.ended_at, c.duration_ms) {
@@ -252,7 +252,7 @@ const DEFAULT_LIST_WINDOW_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListTimeEntries) -> Result<pb::TimeEntryList> {
     if let Some(raw) = c.work_item_id.as_deref() {
-        let item_id = field::parse(raw, "work_item_id", WorkItemId::parse)?;
+        let item_id = lookup::work_item_id(&mut r.conn, raw, "work_item_id").await?;
         let (item, _) = load_item(&mut r.conn, &r.actor, item_id, Action::Read).await?;
         let entries = time_entry::list_for_item(&mut r.conn, item.id).await?;
         return Ok(pb::TimeEntryList {
@@ -296,7 +296,7 @@ pub(crate) async fn running(r: &mut Read, _: pb::GetRunningTimer) -> Result<pb::
 }
 
 pub(crate) async fn totals(r: &mut Read, c: pb::GetTimeTotals) -> Result<pb::TimeTotals> {
-    let project = field::parse(&c.project_id, "project_id", pm_core::ProjectId::parse)?;
+    let project = lookup::project_id(&mut r.conn, &c.project_id, "project_id").await?;
     require(&mut r.conn, &r.actor, project, Action::Read).await?;
     let from = field::opt_timestamp(c.from, "from")?.unwrap_or(Timestamp::from_millis(0));
     let to = field::opt_timestamp(c.to, "to")?.unwrap_or(Timestamp::from_millis(i64::MAX));

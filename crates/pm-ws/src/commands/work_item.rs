@@ -2,13 +2,14 @@ use std::collections::HashSet;
 
 use pm_core::{
     Action, ActivityAction, Description, EntityKind, ItemKey, Priority, Project, ProjectId,
-    SprintId, Title, UserId, WorkItem, WorkItemId, WorkItemStatus, WorkItemType, check_parent,
-    check_reparent_no_cycle, position_between, sprint_accepts_items,
+    SprintId, Title, UserId, WorkItem, WorkItemId, WorkItemRef, WorkItemStatus, WorkItemType,
+    check_parent, check_reparent_no_cycle, position_between, sprint_accepts_items,
 };
 use pm_db::{SqliteConnection, dependency, member, sprint, work_item};
 use pm_proto::{WireEnum, field, pb};
 
 use crate::access::require;
+use crate::lookup;
 use crate::mutation::{Diff, Mutation};
 use crate::service::Read;
 use crate::view::{self, ProjectDerived};
@@ -17,10 +18,6 @@ use crate::{Error, Result};
 /// Page size of item lists when the client names none, and the most it may ask for.
 const DEFAULT_PAGE: u32 = 100;
 const MAX_PAGE: u32 = 500;
-
-fn item_id(raw: &str, field_name: &'static str) -> Result<WorkItemId> {
-    Ok(field::parse(raw, field_name, WorkItemId::parse)?)
-}
 
 /// Loads a live item and checks the caller may perform `action` in its project.
 pub(crate) async fn load(
@@ -134,7 +131,7 @@ pub(crate) async fn create(
     m: &mut Mutation<'_>,
     c: pb::CreateWorkItem,
 ) -> Result<pb::WorkItemResponse> {
-    let project_id = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    let project_id = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
     let (project, _) = require(&mut m.tx, &m.actor, project_id, Action::Edit).await?;
     let item_type = WorkItemType::from_wire(c.r#type, "type")?;
     let title = field::parse(&c.title, "title", Title::parse)?;
@@ -151,7 +148,8 @@ pub(crate) async fn create(
         .unwrap_or(Priority::Medium);
     let story_points = field::story_points(c.story_points, "story_points")?;
     let assignee = field::parse_opt(c.assignee.as_deref(), "assignee", UserId::parse)?;
-    let parent_id = field::parse_opt(c.parent_id.as_deref(), "parent_id", WorkItemId::parse)?;
+    let parent_id =
+        lookup::opt_work_item_id(&mut m.tx, c.parent_id.as_deref(), "parent_id").await?;
     let sprint_id = field::parse_opt(c.sprint_id.as_deref(), "sprint_id", SprintId::parse)?;
     match parent_id {
         Some(parent) => {
@@ -358,7 +356,7 @@ pub(crate) async fn update(
     m: &mut Mutation<'_>,
     c: pb::UpdateWorkItem,
 ) -> Result<pb::WorkItemResponse> {
-    let id = item_id(&c.work_item_id, "work_item_id")?;
+    let id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
     match update_inner(m, id, c).await {
         Ok(wire) => Ok(pb::WorkItemResponse {
             work_item: Some(wire),
@@ -377,9 +375,9 @@ async fn update_inner(
     if let Some(t) = c.r#type {
         after.item_type = WorkItemType::from_wire(t, "type")?;
     }
-    if let Some(parent) = field::string_patch(c.parent_id.as_ref(), "parent_id", WorkItemId::parse)?
-    {
-        after.parent_id = parent;
+    if let Some(patch) = &c.parent_id {
+        after.parent_id =
+            lookup::opt_work_item_id(&mut m.tx, patch.value.as_deref(), "parent_id").await?;
     }
     if let Some(title) = c.title.as_deref() {
         after.title = field::parse(title, "title", Title::parse)?;
@@ -448,7 +446,7 @@ pub(crate) async fn move_item(
     m: &mut Mutation<'_>,
     c: pb::MoveWorkItem,
 ) -> Result<pb::WorkItemResponse> {
-    let id = item_id(&c.work_item_id, "work_item_id")?;
+    let id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
     match move_inner(m, id, c).await {
         Ok(wire) => Ok(pb::WorkItemResponse {
             work_item: Some(wire),
@@ -470,11 +468,9 @@ async fn move_inner(
     if let Some(sprint) = field::string_patch(c.sprint_id.as_ref(), "sprint_id", SprintId::parse)? {
         after.sprint_id = sprint;
     }
-    let neighbour = |raw: Option<&str>, name: &'static str| -> Result<Option<WorkItemId>> {
-        Ok(field::parse_opt(raw, name, WorkItemId::parse)?)
-    };
-    let after_id = neighbour(c.after_id.as_deref(), "after_id")?;
-    let before_id = neighbour(c.before_id.as_deref(), "before_id")?;
+    let after_id = lookup::opt_work_item_id(&mut m.tx, c.after_id.as_deref(), "after_id").await?;
+    let before_id =
+        lookup::opt_work_item_id(&mut m.tx, c.before_id.as_deref(), "before_id").await?;
     // Positions are only comparable within one column: a card's old key may well equal the key
     // computed for its place in another column, so the new key is used as computed.
     after.position = new_position(&mut m.tx, &after, before.status, after_id, before_id).await?;
@@ -560,7 +556,7 @@ async fn new_position(
 }
 
 pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteWorkItem) -> Result<pb::Deleted> {
-    let id = item_id(&c.work_item_id, "work_item_id")?;
+    let id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
     match delete_inner(m, id, c.version).await {
         Ok(deleted) => Ok(deleted),
         Err(e) => Err(with_current(&mut m.tx, id, e).await),
@@ -620,11 +616,10 @@ async fn delete_inner(m: &mut Mutation<'_>, id: WorkItemId, version: i64) -> Res
 
 /// An item by id or by human key.
 pub(crate) async fn find(conn: &mut SqliteConnection, id_or_key: &str) -> Result<WorkItem> {
-    if let Ok(id) = WorkItemId::parse(id_or_key) {
-        return Ok(work_item::get(conn, id).await?);
+    match field::parse(id_or_key, "work_item", WorkItemRef::parse)? {
+        WorkItemRef::Id(id) => Ok(work_item::get(conn, id).await?),
+        WorkItemRef::Key(key) => Ok(work_item::get_by_key(conn, &key).await?),
     }
-    let key = field::parse(id_or_key, "work_item", ItemKey::parse)?;
-    Ok(work_item::get_by_key(conn, &key).await?)
 }
 
 pub(crate) async fn get(r: &mut Read, c: pb::GetWorkItem) -> Result<pb::WorkItemDetail> {
@@ -654,7 +649,7 @@ fn nullable<T>(
 }
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListWorkItems) -> Result<pb::WorkItemList> {
-    let project = field::parse(&c.project_id, "project_id", ProjectId::parse)?;
+    let project = lookup::project_id(&mut r.conn, &c.project_id, "project_id").await?;
     require(&mut r.conn, &r.actor, project, Action::Read).await?;
     let limit = match c.limit {
         0 => DEFAULT_PAGE,
@@ -681,7 +676,13 @@ pub(crate) async fn list(r: &mut Read, c: pb::ListWorkItems) -> Result<pb::WorkI
             .collect::<pm_proto::Result<_>>()?,
         sprint: nullable(c.sprint_id.as_deref(), "sprint_id", SprintId::parse)?,
         assignee: nullable(c.assignee.as_deref(), "assignee", UserId::parse)?,
-        parent: nullable(c.parent_id.as_deref(), "parent_id", WorkItemId::parse)?,
+        parent: match c.parent_id.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(raw) => Some(Some(
+                lookup::work_item_id(&mut r.conn, raw, "parent_id").await?,
+            )),
+        },
         text: c.text.clone(),
         after_number,
         // One more than the page tells whether there is a next page.

@@ -1,0 +1,10 @@
+-- The identity of this database's change history. Sequence numbers are comparable only within one
+-- epoch: a restore from a backup replaces it (`pm-server restore`, or the server itself when it finds
+-- a database whose history went back), so a client holding a sequence number of the replaced history
+-- is told to take a fresh snapshot instead of resuming into changes it never saw.
+CREATE TABLE history (
+    id    INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    epoch TEXT    NOT NULL CHECK (length(epoch) = 32)
+) STRICT;
+
+INSERT INTO history (id, epoch) VALUES (1, lower(hex(randomblob(16))));
