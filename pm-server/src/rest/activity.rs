@@ -28,9 +28,13 @@ pub(crate) struct ListParams {
     entity_id: Option<String>,
     /// Only changes made by this user.
     user: Option<String>,
-    /// Only changes at or after this instant (milliseconds since the Unix epoch).
+    /// Only changes at or after this instant (milliseconds since the Unix epoch, up to the end of
+    /// year 9999).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     from: Option<i64>,
-    /// Only changes before this instant (milliseconds since the Unix epoch).
+    /// Only changes before this instant (milliseconds since the Unix epoch, up to the end of year
+    /// 9999).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     to: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -984,7 +984,26 @@ async fn an_instant_before_1970_or_after_9999_is_refused_by_field_wherever_a_cli
         (code(&err), err.field.as_str()),
         (pb::ErrorCode::Validation, "to")
     );
+    let err = alice
+        .err(pb::ListActivity {
+            project_id: project.id.clone(),
+            from: Some(-1),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        (code(&err), err.field.as_str()),
+        (pb::ErrorCode::Validation, "from")
+    );
     // The bounds themselves are accepted.
+    alice
+        .ok(pb::ListActivity {
+            project_id: project.id.clone(),
+            from: Some(0),
+            to: Some(after_9999 - 1),
+            ..Default::default()
+        })
+        .await;
     alice
         .ok(pb::GetTimeTotals {
             project_id: project.id.clone(),
