@@ -1012,3 +1012,34 @@ async fn an_instant_before_1970_or_after_9999_is_refused_by_field_wherever_a_cli
         })
         .await;
 }
+
+#[tokio::test]
+async fn a_storage_failure_reading_an_entrys_item_fails_the_time_list_instead_of_hiding_the_entry()
+{
+    use pm_db::Connection;
+
+    let app = TestApp::spawn().await;
+    let (mut alice, _project, item, _watcher) = board(&app).await;
+    alice.ok(manual(&item, now() - 2 * HOUR, HOUR)).await;
+    let mine = pb::ListTimeEntries::default();
+    assert_eq!(alice.ok(mine.clone()).await.entries.len(), 1);
+    // The item's row is damaged behind the server's back: reading it fails, and not because it
+    // was deleted.
+    let path = app.dir.path().join("tenants/acme/pm.sqlite3");
+    let mut conn = pm_db::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE work_items SET status = 'mislaid' WHERE id = ?")
+        .bind(&item.id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let err = alice.err(mine).await;
+    assert_eq!(code(&err), pb::ErrorCode::Internal, "{err:?}");
+}

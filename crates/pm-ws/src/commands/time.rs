@@ -277,9 +277,11 @@ pub(crate) async fn list(r: &mut Read, c: pb::ListTimeEntries) -> Result<pb::Tim
     let entries = time_entry::list_for_user(&mut r.conn, &user, from, to).await?;
     let mut out = Vec::with_capacity(entries.len());
     for t in &entries {
-        let item = work_item::get(&mut r.conn, t.work_item_id).await;
-        if let Ok(item) = item {
-            out.push(pb::TimeEntry::from_domain(t, item.project_id));
+        match work_item::get(&mut r.conn, t.work_item_id).await {
+            Ok(item) => out.push(pb::TimeEntry::from_domain(t, item.project_id)),
+            // Entries on deleted items are not listed.
+            Err(pm_db::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(pb::TimeEntryList { entries: out })
