@@ -8,3 +8,8 @@ CREATE TABLE history (
 ) STRICT;
 
 INSERT INTO history (id, epoch) VALUES (1, lower(hex(randomblob(16))));
+
+INSERT INTO llm_context (kind, topic, title, body, refs) VALUES
+('schema', 'history', 'History epoch',
+ 'One row: `epoch`, a random identity of this database''s change history. Sequence numbers are comparable only within one epoch; restoring a backup starts a new one, and a client holding a `seq` of another epoch reloads instead of resuming.',
+ 'history history.epoch');

@@ -110,7 +110,10 @@ pub async fn run(
     // The listener is closed; connections saw the same cancellation and are closing.
     connections.close();
     connections.wait().await;
-    let _ = maintenance.await;
+    // Rounds that panic are caught inside; the supervising loop itself failing is a bug to see.
+    if let Err(e) = maintenance.await {
+        tracing::error!(error = %e, "the maintenance task failed");
+    }
     tenants.close_all().await;
     tracing::info!("pm stopped");
     Ok(())

@@ -154,12 +154,30 @@ fn init_logging(format: LogFormat, level: &str) -> anyhow::Result<()> {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LogWriter);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
     Ok(())
+}
+
+/// Standard error for logs, where a failed write is dropped. Logging must never stop the work that
+/// logs: with the default writer, a write to a closed pipe (journald restarted, the reader of
+/// `2>&1 | …` gone) is reported with `eprintln!`, which panics on the same closed pipe and takes
+/// the logging task down with it.
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
 }
 
 async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
@@ -190,13 +208,21 @@ fn print_sign_in(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<
         TenantRole::Admin,
         Duration::from_secs(8 * 3600),
     )?;
-    println!();
-    println!("  pm is listening on http://{addr}  (WebSocket: ws://{addr}/ws)");
-    println!("  Sign in as the demo admin (valid 8 hours):");
-    println!("    http://{addr}/#token={token}");
-    println!("  Token alone, for the API and scripts:");
-    println!("    {token}");
-    println!();
+    let print = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  pm is listening on http://{addr}  (WebSocket: ws://{addr}/ws)"
+        )?;
+        writeln!(out, "  Sign in as the demo admin (valid 8 hours):")?;
+        writeln!(out, "    http://{addr}/#token={token}")?;
+        writeln!(out, "  Token alone, for the API and scripts:")?;
+        writeln!(out, "    {token}")?;
+        writeln!(out)?;
+        out.flush()
+    };
+    // A closed stdout must not stop the server, as `println!` would by panicking.
+    let _ = print(&mut std::io::stdout().lock());
     Ok(())
 }
 
@@ -221,8 +247,9 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-    tracing::info!("shutting down");
+    // Cancel first: the shutdown must not depend on anything after it, logging included.
     shutdown.cancel();
+    tracing::info!("shutting down");
 }
 
 /// Parses durations such as `90s`, `30m`, `8h`, `7d`.
@@ -231,12 +258,17 @@ fn parse_ttl(text: &str) -> anyhow::Result<Duration> {
     let n: u64 = number
         .parse()
         .with_context(|| format!("--ttl: {text:?} is not like 8h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => anyhow::bail!("--ttl: unit must be s, m, h or d"),
     };
-    Ok(Duration::from_secs(secs))
+    // The token's expiry must be an instant pm accepts (before the end of year 9999).
+    let latest_secs = (pm_core::TIMESTAMP_MAX_MS - pm_core::Timestamp::now().as_millis()) / 1000;
+    n.checked_mul(unit_secs)
+        .filter(|secs| i64::try_from(*secs).is_ok_and(|secs| secs <= latest_secs))
+        .map(Duration::from_secs)
+        .with_context(|| format!("--ttl: {text:?} is too long: the token would outlive year 9999"))
 }

@@ -24,5 +24,12 @@ pub const TENANT_ID_MAX_CHARS: usize = 64;
 pub const USER_ID_MAX_CHARS: usize = 128;
 /// A single time entry may not be longer than a day.
 pub const TIME_ENTRY_MAX_MS: i64 = 24 * 60 * 60 * 1000;
+/// The earliest instant a client may name, in milliseconds: the Unix epoch. Work tracked in pm does
+/// not predate 1970, and negative instants are what a sign or unit mistake produces.
+pub const TIMESTAMP_MIN_MS: i64 = 0;
+/// The latest instant a client may name: the last millisecond of year 9999 (UTC). Every calendar a
+/// client renders reaches it, and arithmetic on instants in range (durations, windows, skew) stays
+/// far from overflowing an `i64`.
+pub const TIMESTAMP_MAX_MS: i64 = 253_402_300_799_999;
 /// How far into the future a client clock may be before its timestamps are refused.
 pub const CLOCK_SKEW_TOLERANCE_MS: i64 = 2 * 60 * 1000;

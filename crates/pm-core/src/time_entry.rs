@@ -14,9 +14,14 @@ impl TimeRange {
     }
 }
 
-/// Checks a time entry against the rules: it ends after it starts, lasts at most a day, and
-/// neither starts nor ends in the future (beyond [`CLOCK_SKEW_TOLERANCE_MS`] of clock skew).
+/// Checks a time entry against the rules: both ends are instants a client may name
+/// ([`Timestamp::parse_millis`]), it ends after it starts, lasts at most a day, and neither starts
+/// nor ends in the future (beyond [`CLOCK_SKEW_TOLERANCE_MS`] of clock skew).
 pub fn validate_time_range(range: TimeRange, now: Timestamp) -> RuleResult<()> {
+    in_range(range.start, "started_at")?;
+    if let Some(end) = range.end {
+        in_range(end, "ended_at")?;
+    }
     let latest = now.plus_millis(CLOCK_SKEW_TOLERANCE_MS);
     if range.start > latest {
         return Err(RuleViolation::Invalid {
@@ -48,6 +53,22 @@ pub fn validate_time_range(range: TimeRange, now: Timestamp) -> RuleResult<()> {
         }
     }
     Ok(())
+}
+
+fn in_range(at: Timestamp, field: &'static str) -> RuleResult<()> {
+    Timestamp::parse_millis(at.as_millis())
+        .map(drop)
+        .map_err(|violation| match violation {
+            RuleViolation::OutOfRange {
+                min, max, actual, ..
+            } => RuleViolation::OutOfRange {
+                field,
+                min,
+                max,
+                actual,
+            },
+            other => other,
+        })
 }
 
 #[cfg(test)]
@@ -95,6 +116,20 @@ mod tests {
             validate_time_range(range(now + CLOCK_SKEW_TOLERANCE_MS + 1, None), NOW).unwrap_err();
         assert_eq!(err.field(), Some("started_at"));
         let err = validate_time_range(range(now - HOUR, Some(now + HOUR)), NOW).unwrap_err();
+        assert_eq!(err.field(), Some("ended_at"));
+    }
+
+    #[test]
+    fn an_entry_starting_before_the_epoch_is_refused_by_its_start() {
+        for start in [i64::MIN, -1] {
+            let err = validate_time_range(range(start, Some(NOW.as_millis())), NOW).unwrap_err();
+            assert_eq!(err.field(), Some("started_at"), "{start}");
+        }
+    }
+
+    #[test]
+    fn an_entry_ending_before_the_epoch_is_refused_by_its_end() {
+        let err = validate_time_range(range(0, Some(i64::MIN)), NOW).unwrap_err();
         assert_eq!(err.field(), Some("ended_at"));
     }
 

@@ -88,9 +88,23 @@ pub fn points_patch(
     patch.map(|p| story_points(p.value, field)).transpose()
 }
 
+/// An instant a client sent (`int64` milliseconds since the epoch), refused when outside the range
+/// pm accepts ([`pm_core::Timestamp::parse_millis`]).
+pub fn timestamp(ms: i64, field: &'static str) -> Result<pm_core::Timestamp> {
+    named(pm_core::Timestamp::parse_millis(ms), field)
+}
+
+/// An `optional int64` instant; absent stays `None`.
+pub fn opt_timestamp(ms: Option<i64>, field: &'static str) -> Result<Option<pm_core::Timestamp>> {
+    ms.map(|ms| timestamp(ms, field)).transpose()
+}
+
 /// Reads a [`pb::TimePatch`] with the same meaning as [`string_patch`].
-pub fn time_patch(patch: Option<&pb::TimePatch>) -> Option<Option<pm_core::Timestamp>> {
-    patch.map(|p| p.value.map(pm_core::Timestamp::from_millis))
+pub fn time_patch(
+    patch: Option<&pb::TimePatch>,
+    field: &'static str,
+) -> Result<Option<Option<pm_core::Timestamp>>> {
+    patch.map(|p| opt_timestamp(p.value, field)).transpose()
 }
 
 impl pb::StringPatch {
@@ -138,6 +152,18 @@ mod tests {
     use pm_core::{Title, UserId, WorkItemId};
 
     use super::*;
+
+    #[test]
+    fn an_instant_out_of_range_is_reported_under_the_wire_name_of_its_field() {
+        let err = timestamp(i64::MIN, "started_at").unwrap_err();
+        assert_eq!(err.field(), Some("started_at"));
+        assert_eq!(opt_timestamp(None, "from"), Ok(None));
+        let patch = pb::TimePatch { value: Some(-1) };
+        let err = time_patch(Some(&patch), "ends_at").unwrap_err();
+        assert_eq!(err.field(), Some("ends_at"));
+        let clear = pb::TimePatch { value: None };
+        assert_eq!(time_patch(Some(&clear), "ends_at"), Ok(Some(None)));
+    }
 
     #[test]
     fn a_bad_id_is_reported_under_the_wire_name_of_its_field() {

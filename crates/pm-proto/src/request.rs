@@ -351,7 +351,8 @@ mod tests {
             RunningTimer,
             TimeTotals,
             DependencyResponse,
-            DependencyList
+            DependencyList,
+            ActivityList
         )
     }
 

@@ -32,6 +32,10 @@ const CLOSE_INTERNAL: u16 = 1011;
 /// How long a client is asked to wait before reconnecting after a shutdown.
 const RECONNECT_AFTER_MS: u32 = 1_000;
 
+/// How long the server waits for the client's close frame after sending its own. A live client
+/// answers within a round trip; one that does not answer delays a shutdown by at most this much.
+const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// What every connection shares.
@@ -147,6 +151,9 @@ impl<'a> Connection<'a> {
 
     async fn run(&mut self) {
         let end = self.event_loop().await;
+        // Ends that tell the client to come back complete the close handshake, so the client
+        // reads everything sent before the close frame (see `finish_close`).
+        let handshake = matches!(end, End::Shutdown | End::TokenExpired);
         let last: Option<Message> = match end {
             End::ClientClosed | End::WriteFailed => None,
             End::Shutdown => {
@@ -170,8 +177,28 @@ impl<'a> Connection<'a> {
         };
         if let Some(last) = last {
             let timeout = self.realtime.limits.write_timeout;
-            let _ = tokio::time::timeout(timeout, self.socket.send(last)).await;
+            let sent = tokio::time::timeout(timeout, self.socket.send(last)).await;
+            if handshake && matches!(sent, Ok(Ok(()))) {
+                self.finish_close().await;
+            }
         }
+    }
+
+    /// After the server's close frame: reads until the client's close frame (or the end of the
+    /// stream), for at most [`CLOSE_HANDSHAKE_TIMEOUT`]. Frames that arrive meanwhile were sent
+    /// before the client saw the close; they are not executed (no reply may follow a close frame),
+    /// and the client resends them after reconnecting. Dropping the connection without reading them
+    /// would make the kernel answer with a reset, which can destroy replies the client has not
+    /// read yet: the client would lose the answers to commands that committed.
+    async fn finish_close(&mut self) {
+        let _ = tokio::time::timeout(CLOSE_HANDSHAKE_TIMEOUT, async {
+            while let Some(Ok(message)) = self.socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     async fn event_loop(&mut self) -> End {

@@ -11,6 +11,7 @@ use pm_core::{RequestId, Timestamp};
 use pm_db::idempotency::{self, StoredReply};
 use pm_db::{PoolConnection, Sqlite, TenantManager, begin_immediate};
 use pm_proto::pb::{self, client_message::Command, reply};
+use sha2::Digest;
 
 use crate::commands::{
     activity, comment, dependency, member, project, sprint, sync, time, work_item,
@@ -151,12 +152,15 @@ impl Service {
         use Command as C;
         let name = pm_proto::command_name(&command);
         macro_rules! write {
-            ($handler:path, $cmd:expr) => {
-                self.write(actor, request_id, name, origin, move |m| {
-                    Box::pin($handler(m, $cmd))
-                })
-                .await
-            };
+            ($handler:path, $cmd:expr) => {{
+                let request = MutationRequest {
+                    id: request_id,
+                    command: name,
+                    digest: digest(&$cmd),
+                };
+                self.write(actor, request, origin, move |m| Box::pin($handler(m, $cmd)))
+                    .await
+            }};
         }
         macro_rules! read {
             ($handler:path, $cmd:expr) => {
@@ -255,8 +259,7 @@ impl Service {
     async fn write<T, F>(
         &self,
         actor: &Identity,
-        request_id: &str,
-        command: &'static str,
+        request: MutationRequest<'_>,
         origin: Option<ConnId>,
         handler: F,
     ) -> Outcome
@@ -264,7 +267,7 @@ impl Service {
         T: Into<reply::Result>,
         F: for<'a, 'c> FnOnce(&'a mut Mutation<'c>) -> Handler<'a, T>,
     {
-        let request = match RequestId::parse(request_id) {
+        let id = match RequestId::parse(request.id) {
             Ok(id) => id,
             Err(_) => {
                 return Outcome::error(&Error::validation(
@@ -273,10 +276,7 @@ impl Service {
                 ));
             }
         };
-        match self
-            .write_inner(actor, request, command, origin, handler)
-            .await
-        {
+        match self.write_inner(actor, id, &request, origin, handler).await {
             Ok(outcome) => outcome,
             Err(e) => self.failed(&e),
         }
@@ -286,7 +286,7 @@ impl Service {
         &self,
         actor: &Identity,
         request: RequestId,
-        command: &'static str,
+        content: &MutationRequest<'_>,
         origin: Option<ConnId>,
         handler: F,
     ) -> Result<Outcome>
@@ -300,7 +300,7 @@ impl Service {
         let mut writer = db.writer().await?;
         let mut tx = begin_immediate(&mut writer).await?;
         if let Some(stored) = idempotency::get(&mut tx, &actor.user, request).await? {
-            return replayed(command, &stored);
+            return replayed(content, &stored);
         }
         let mut m = Mutation {
             tx,
@@ -319,7 +319,8 @@ impl Service {
             result: Some(result.clone()),
         };
         let stored = StoredReply {
-            command: command.to_owned(),
+            command: content.command.to_owned(),
+            request_digest: Some(content.digest.to_vec()),
             response: pm_proto::encode(&reply),
         };
         idempotency::put(&mut tx, &actor.user, request, &stored, at).await?;
@@ -376,12 +377,39 @@ fn outcome_name(code: i32) -> &'static str {
     }
 }
 
-/// The original reply of an already processed request.
-fn replayed(command: &str, stored: &StoredReply) -> Result<Outcome> {
-    if stored.command != command {
+/// A mutation as its idempotency record identifies it.
+struct MutationRequest<'r> {
+    /// The client's request id, not yet parsed.
+    id: &'r str,
+    command: &'static str,
+    /// SHA-256 of the encoded command message (which does not include the request id).
+    digest: [u8; 32],
+}
+
+/// The digest of a command message. Encoding what was decoded is canonical: field order, unknown
+/// fields and explicitly encoded defaults do not change it, so a byte-for-byte different resend of
+/// the same request has the same digest.
+fn digest(command: &impl prost::Message) -> [u8; 32] {
+    sha2::Sha256::digest(command.encode_to_vec()).into()
+}
+
+/// The original reply of an already processed request, if `request` is that request again.
+fn replayed(request: &MutationRequest<'_>, stored: &StoredReply) -> Result<Outcome> {
+    if stored.command != request.command {
         return Err(Error::validation(
             "request_id",
             "this request id was already used for a different command",
+        ));
+    }
+    // Records from before digests were kept have none: the command name is all they can match.
+    if stored
+        .request_digest
+        .as_deref()
+        .is_some_and(|digest| digest != request.digest)
+    {
+        return Err(Error::validation(
+            "request_id",
+            "this request id was already used for a different request; use a new id",
         ));
     }
     let reply: pb::Reply = prost::Message::decode(stored.response.as_slice())

@@ -28,9 +28,13 @@ pub(crate) struct ListParams {
     entity_id: Option<String>,
     /// Only changes made by this user.
     user: Option<String>,
-    /// Only changes at or after this instant (milliseconds since the Unix epoch).
+    /// Only changes at or after this instant (milliseconds since the Unix epoch, up to the end of
+    /// year 9999).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     from: Option<i64>,
-    /// Only changes before this instant (milliseconds since the Unix epoch).
+    /// Only changes before this instant (milliseconds since the Unix epoch, up to the end of year
+    /// 9999).
+    #[param(minimum = 0, maximum = 253_402_300_799_999_i64)]
     to: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -114,8 +118,8 @@ pub(crate) async fn list(
             project: project_id,
             entity,
             actor,
-            from: params.from.map(Timestamp::from_millis),
-            to: params.to.map(Timestamp::from_millis),
+            from: instant(params.from, "from")?,
+            to: instant(params.to, "to")?,
             cursor: params.cursor,
             limit: params.limit,
         },
@@ -125,4 +129,21 @@ pub(crate) async fn list(
         activity: page.entries.iter().map(Into::into).collect(),
         next_cursor: page.next_cursor,
     }))
+}
+
+/// A `from`/`to` query parameter, within the range of instants pm accepts from clients.
+fn instant(ms: Option<i64>, field: &'static str) -> Result<Option<Timestamp>, ApiError> {
+    ms.map(|ms| {
+        Timestamp::parse_millis(ms).map_err(|_| {
+            ApiError::bad_request(
+                field,
+                format!(
+                    "must be milliseconds since the epoch, from {} to {} (got {ms})",
+                    pm_core::TIMESTAMP_MIN_MS,
+                    pm_core::TIMESTAMP_MAX_MS
+                ),
+            )
+        })
+    })
+    .transpose()
 }

@@ -549,3 +549,57 @@ async fn only_editors_of_the_project_add_or_remove_links_but_viewers_list_them()
     watcher.assert_no_events().await;
     assert_eq!(list(&mut bob, b).await.blocked_by, vec![dependency]);
 }
+
+#[tokio::test]
+async fn a_storage_failure_while_reporting_a_flipped_blocked_state_fails_the_command_and_writes_nothing()
+ {
+    use pm_db::Connection;
+
+    let app = TestApp::spawn().await;
+    let (mut alice, _project, items, mut watcher) = board(&app, 2).await;
+    let [blocker, blocked] = &items[..] else {
+        unreachable!()
+    };
+    commit(&mut alice, blocks(blocker, blocked)).await;
+    watcher.drain_events().await;
+    // The blocked item's row is damaged behind the server's back: reading it fails, and not
+    // because it was deleted.
+    let path = app.dir.path().join("tenants/acme/pm.sqlite3");
+    let mut conn = pm_db::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE work_items SET status = 'mislaid' WHERE id = ?")
+        .bind(&blocked.id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    // Finishing the blocker would unblock it: the report cannot be made, so the change is not
+    // made either (rather than committing without the `blocked_changed` event).
+    let err = alice
+        .err(pb::UpdateWorkItem {
+            work_item_id: blocker.id.clone(),
+            version: blocker.version,
+            status: Some(pb::WorkItemStatus::Done.into()),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(code(&err), pb::ErrorCode::Internal, "{err:?}");
+    let unchanged = alice
+        .ok(pb::GetWorkItem {
+            work_item: blocker.id.clone(),
+        })
+        .await
+        .work_item
+        .unwrap();
+    assert_eq!(
+        (unchanged.status, unchanged.version),
+        (blocker.status, blocker.version)
+    );
+    watcher.assert_no_events().await;
+}

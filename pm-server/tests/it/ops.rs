@@ -525,3 +525,108 @@ async fn backup_copies_every_tenant_while_the_server_serves_and_migrate_prepares
         "migrated 2 tenant database(s)"
     );
 }
+
+#[tokio::test]
+async fn sigterm_stops_the_server_even_when_its_log_pipe_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    // Logs and the sign-in text go to pipes this test reads until the server is up and then
+    // closes, as when journald or a `| cat` in front of the server goes away.
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-level",
+            "info",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("PM_JWT_SECRET")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = stdout
+            .next()
+            .expect("the server prints its address")
+            .unwrap();
+        if let Some(rest) = line.trim().strip_prefix("pm is listening on http://") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    while !stderr
+        .next()
+        .expect("the server logs that it listens")
+        .unwrap()
+        .contains("pm listening")
+    {}
+    drop(stdout);
+    drop(stderr);
+    assert_eq!(http_get(&addr, "/ready", None).await.0, 200);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = tokio::time::timeout(
+        PATIENCE,
+        tokio::task::spawn_blocking(move || child.wait().unwrap()),
+    )
+    .await;
+    let Ok(exited) = exited else {
+        // Do not leave the server running behind a failed test.
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!("the server ignored SIGTERM with its log pipe closed");
+    };
+    let status = exited.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn a_token_lifetime_that_overflows_or_outlives_year_9999_is_refused_with_an_error_naming_ttl() {
+    let dir = tempfile::tempdir().unwrap();
+    for ttl in ["213503982334602d", "307445734561825861m", "1000000000h"] {
+        let out = Command::new(BIN)
+            .args(["token", "--tenant", "acme", "--user", "alice", "--ttl", ttl])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env(
+                "PM_JWT_SECRET",
+                "a-secret-long-enough-for-the-hs256-check!!",
+            )
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{ttl}: a token was issued");
+        assert!(
+            stderr.contains("--ttl") && !stderr.contains("panicked"),
+            "{ttl}: {stderr}"
+        );
+    }
+    // A long but computable lifetime still works.
+    let out = Command::new(BIN)
+        .args([
+            "token", "--tenant", "acme", "--user", "alice", "--ttl", "3650d",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env(
+            "PM_JWT_SECRET",
+            "a-secret-long-enough-for-the-hs256-check!!",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -629,6 +629,8 @@ async fn unknown_ids_are_404_and_bad_parameters_are_400_naming_the_parameter() {
         ("/activity?entity_id=x", "entity"),
         ("/activity?entity=thing&entity_id=x", "entity"),
         ("/activity?from=yesterday", "from"),
+        ("/activity?from=-1", "from"),
+        ("/activity?to=253402300800000", "to"),
         ("/activity?limit=501", "limit"),
         ("/changes", "since"),
         ("/changes?since=-1", "since"),

@@ -873,3 +873,173 @@ async fn a_running_timer_whose_item_is_deleted_does_not_lock_its_user_out() {
     let running = bob.ok(pb::GetRunningTimer {}).await.entry.unwrap();
     assert_eq!(running.work_item_id, other.id);
 }
+
+#[tokio::test]
+async fn an_instant_before_1970_or_after_9999_is_refused_by_field_wherever_a_client_sends_one() {
+    let app = TestApp::spawn().await;
+    let (mut alice, project, item, mut watcher) = board(&app).await;
+    let t = now();
+    let entry = alice
+        .ok(manual(&item, t - 2 * HOUR, HOUR))
+        .await
+        .entry
+        .unwrap();
+    let sprint = alice
+        .ok(pb::CreateSprint {
+            project_id: project.id.clone(),
+            name: "Sprint 1".into(),
+            ..Default::default()
+        })
+        .await
+        .sprint
+        .unwrap();
+    watcher.drain_events().await;
+    let after_9999 = 253_402_300_800_000;
+    let cases: Vec<(&str, pb::client_message::Command, &str)> = vec![
+        (
+            "a manual entry from the lowest instant, lasting an hour",
+            pb::client_message::Command::AddTimeEntry(manual(&item, i64::MIN, HOUR)),
+            "started_at",
+        ),
+        (
+            "a manual entry ending at the lowest instant",
+            pb::client_message::Command::AddTimeEntry(pb::AddTimeEntry {
+                ended_at: Some(i64::MIN),
+                duration_ms: None,
+                ..manual(&item, t - HOUR, 0)
+            }),
+            "ended_at",
+        ),
+        (
+            "an entry moved to a millisecond before 1970",
+            pb::client_message::Command::EditTimeEntry(pb::EditTimeEntry {
+                time_entry_id: entry.id.clone(),
+                version: entry.version,
+                started_at: Some(-1),
+                ..Default::default()
+            }),
+            "started_at",
+        ),
+        (
+            "a sprint starting before 1970",
+            pb::client_message::Command::CreateSprint(pb::CreateSprint {
+                project_id: project.id.clone(),
+                name: "Sprint 2".into(),
+                starts_at: Some(-DAY),
+                ..Default::default()
+            }),
+            "starts_at",
+        ),
+        (
+            "a sprint ending after 9999",
+            pb::client_message::Command::UpdateSprint(pb::UpdateSprint {
+                sprint_id: sprint.id.clone(),
+                version: sprint.version,
+                ends_at: Some(pb::TimePatch {
+                    value: Some(after_9999),
+                }),
+                ..Default::default()
+            }),
+            "ends_at",
+        ),
+    ];
+    for (case, command, field) in cases {
+        let id = request_id();
+        let message = pb::ClientMessage {
+            request_id: id.clone(),
+            command: Some(command),
+        };
+        alice.send_raw(pm_proto::encode(&message)).await;
+        let reply = alice.reply_to(&id).await;
+        let Some(pb::reply::Result::Error(err)) = reply.result else {
+            panic!("{case}: accepted: {reply:?}");
+        };
+        assert_eq!(
+            (code(&err), err.field.as_str()),
+            (pb::ErrorCode::Validation, field),
+            "{case}: {err:?}"
+        );
+    }
+    watcher.assert_no_events().await;
+
+    // Reads refuse out-of-range filters the same way.
+    let err = alice
+        .err(pb::ListTimeEntries {
+            from: Some(i64::MIN),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        (code(&err), err.field.as_str()),
+        (pb::ErrorCode::Validation, "from")
+    );
+    let err = alice
+        .err(pb::GetTimeTotals {
+            project_id: project.id.clone(),
+            to: Some(after_9999),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        (code(&err), err.field.as_str()),
+        (pb::ErrorCode::Validation, "to")
+    );
+    let err = alice
+        .err(pb::ListActivity {
+            project_id: project.id.clone(),
+            from: Some(-1),
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(
+        (code(&err), err.field.as_str()),
+        (pb::ErrorCode::Validation, "from")
+    );
+    // The bounds themselves are accepted.
+    alice
+        .ok(pb::ListActivity {
+            project_id: project.id.clone(),
+            from: Some(0),
+            to: Some(after_9999 - 1),
+            ..Default::default()
+        })
+        .await;
+    alice
+        .ok(pb::GetTimeTotals {
+            project_id: project.id.clone(),
+            from: Some(0),
+            to: Some(after_9999 - 1),
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn a_storage_failure_reading_an_entrys_item_fails_the_time_list_instead_of_hiding_the_entry()
+{
+    use pm_db::Connection;
+
+    let app = TestApp::spawn().await;
+    let (mut alice, _project, item, _watcher) = board(&app).await;
+    alice.ok(manual(&item, now() - 2 * HOUR, HOUR)).await;
+    let mine = pb::ListTimeEntries::default();
+    assert_eq!(alice.ok(mine.clone()).await.entries.len(), 1);
+    // The item's row is damaged behind the server's back: reading it fails, and not because it
+    // was deleted.
+    let path = app.dir.path().join("tenants/acme/pm.sqlite3");
+    let mut conn = pm_db::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE work_items SET status = 'mislaid' WHERE id = ?")
+        .bind(&item.id)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+
+    let err = alice.err(mine).await;
+    assert_eq!(code(&err), pb::ErrorCode::Internal, "{err:?}");
+}

@@ -1828,6 +1828,69 @@ async fn a_replayed_request_id_returns_the_original_reply_and_writes_once() {
 }
 
 #[tokio::test]
+async fn a_request_id_reused_for_a_different_request_is_refused_and_the_first_reply_stands() {
+    let app = TestApp::spawn().await;
+    let (mut alice, web, mut watcher) = board(&app).await;
+    let shop = alice.create_project("SHOP").await;
+    watcher.subscribe(&shop.id).await;
+    watcher.drain_events().await;
+
+    let id = request_id();
+    let first = alice
+        .call_with_id(&id, new_item(&web, Type::Task, "The first"))
+        .await
+        .unwrap();
+    assert_eq!(watcher.drain_events().await.len(), 1);
+    let snapshots = |project: &pb::Project| pb::GetSnapshot {
+        project_id: project.id.clone(),
+    };
+    let before = (
+        watcher.ok(snapshots(&web)).await,
+        watcher.ok(snapshots(&shop)).await,
+    );
+
+    // Same command, different payload: another title, another project, another field set. Each is
+    // refused on request_id, writes nothing, and does not return the first reply.
+    let different = [
+        new_item(&web, Type::Task, "Another title"),
+        new_item(&shop, Type::Task, "The first"),
+        new_item(&web, Type::Story, "The first"),
+        pb::CreateWorkItem {
+            description: "With a description".into(),
+            ..new_item(&web, Type::Task, "The first")
+        },
+    ];
+    for request in different {
+        let err = alice.call_with_id(&id, request.clone()).await.unwrap_err();
+        assert_eq!(
+            (code(&err), err.field.as_str()),
+            (ErrorCode::Validation, "request_id"),
+            "{request:?}: {err:?}"
+        );
+    }
+    let after = (
+        watcher.ok(snapshots(&web)).await,
+        watcher.ok(snapshots(&shop)).await,
+    );
+    assert_eq!(after, before, "a refused reuse wrote");
+    watcher.assert_no_events().await;
+
+    // The identical request, resent (also from a new connection), still gets the first reply.
+    let again = alice
+        .call_with_id(&id, new_item(&web, Type::Task, "The first"))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    let mut reconnected = app.editor("alice").await;
+    let resent = reconnected
+        .call_with_id(&id, new_item(&web, Type::Task, "The first"))
+        .await
+        .unwrap();
+    assert_eq!(resent, first);
+    watcher.assert_no_events().await;
+}
+
+#[tokio::test]
 async fn two_subscribers_see_each_others_changes_and_outsiders_see_nothing() {
     let app = TestApp::spawn().await;
     let (mut alice, web, _watcher) = board(&app).await;

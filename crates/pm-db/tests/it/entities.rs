@@ -508,6 +508,7 @@ async fn an_idempotency_record_returns_the_stored_reply_for_the_same_user_only()
     let request = pm_core::RequestId::new();
     let reply = idempotency::StoredReply {
         command: "create_project".into(),
+        request_digest: Some(vec![7; 32]),
         response: vec![1, 2, 3],
     };
     let mut tx = db.begin_write().await.unwrap();

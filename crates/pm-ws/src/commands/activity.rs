@@ -108,8 +108,8 @@ pub(crate) async fn list(r: &mut Read, c: pb::ListActivity) -> Result<pb::Activi
         project: Some(project),
         entity,
         actor: field::parse_opt(c.user_id.as_deref(), "user_id", UserId::parse)?,
-        from: c.from.map(Timestamp::from_millis),
-        to: c.to.map(Timestamp::from_millis),
+        from: field::opt_timestamp(c.from, "from")?,
+        to: field::opt_timestamp(c.to, "to")?,
         cursor: Some(c.cursor),
         limit: Some(c.limit),
     };

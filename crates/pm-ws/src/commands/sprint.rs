@@ -67,8 +67,8 @@ pub(crate) async fn create(
 ) -> Result<pb::SprintResponse> {
     let project = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
     require(&mut m.tx, &m.actor, project, Action::Edit).await?;
-    let starts_at = c.starts_at.map(Timestamp::from_millis);
-    let ends_at = c.ends_at.map(Timestamp::from_millis);
+    let starts_at = field::opt_timestamp(c.starts_at, "starts_at")?;
+    let ends_at = field::opt_timestamp(c.ends_at, "ends_at")?;
     check_dates(starts_at, ends_at)?;
     let s = Sprint {
         id: SprintId::new(),
@@ -142,10 +142,10 @@ pub(crate) async fn update(
     if let Some(goal) = c.goal.as_deref() {
         after.goal = field::parse(goal, "goal", SprintGoal::parse)?;
     }
-    if let Some(starts_at) = field::time_patch(c.starts_at.as_ref()) {
+    if let Some(starts_at) = field::time_patch(c.starts_at.as_ref(), "starts_at")? {
         after.starts_at = starts_at;
     }
-    if let Some(ends_at) = field::time_patch(c.ends_at.as_ref()) {
+    if let Some(ends_at) = field::time_patch(c.ends_at.as_ref(), "ends_at")? {
         after.ends_at = ends_at;
     }
     check_dates(after.starts_at, after.ends_at)?;

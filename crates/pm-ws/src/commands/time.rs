@@ -134,9 +134,9 @@ pub(crate) async fn add(
 ) -> Result<pb::TimeEntryResponse> {
     let item_id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
     let (item, _) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
-    let start = Timestamp::from_millis(c.started_at);
+    let start = field::timestamp(c.started_at, "started_at")?;
     let end = match (c.ended_at, c.duration_ms) {
-        (Some(end), None) => Timestamp::from_millis(end),
+        (Some(end), None) => field::timestamp(end, "ended_at")?,
         (None, Some(duration)) => {
             if duration <= 0 {
                 return Err(Error::validation("duration_ms", "must be positive"));
@@ -202,7 +202,7 @@ pub(crate) async fn edit(
     let (before, item) = load_own(m, &c.time_entry_id).await?;
     let mut after = before.clone();
     if let Some(start) = c.started_at {
-        after.started_at = Timestamp::from_millis(start);
+        after.started_at = field::timestamp(start, "started_at")?;
     }
     if let Some(end) = c.ended_at {
         if before.ended_at.is_none() {
@@ -211,7 +211,7 @@ pub(crate) async fn edit(
                 "stop a running timer with StopTimer",
             ));
         }
-        after.ended_at = Some(Timestamp::from_millis(end));
+        after.ended_at = Some(field::timestamp(end, "ended_at")?);
     }
     if let Some(description) = c.description.as_deref() {
         after.description = field::parse(description, "description", TimeEntryNote::parse)?;
@@ -271,18 +271,17 @@ pub(crate) async fn list(r: &mut Read, c: pb::ListTimeEntries) -> Result<pb::Tim
             "only tenant admins list other users' time",
         ));
     }
-    let to =
-        c.to.map_or_else(|| Timestamp::now().plus_millis(1), Timestamp::from_millis);
-    let from = c.from.map_or_else(
-        || to.plus_millis(-DEFAULT_LIST_WINDOW_MS),
-        Timestamp::from_millis,
-    );
+    let to = field::opt_timestamp(c.to, "to")?.unwrap_or_else(|| Timestamp::now().plus_millis(1));
+    let from = field::opt_timestamp(c.from, "from")?
+        .unwrap_or_else(|| to.plus_millis(-DEFAULT_LIST_WINDOW_MS));
     let entries = time_entry::list_for_user(&mut r.conn, &user, from, to).await?;
     let mut out = Vec::with_capacity(entries.len());
     for t in &entries {
-        let item = work_item::get(&mut r.conn, t.work_item_id).await;
-        if let Ok(item) = item {
-            out.push(pb::TimeEntry::from_domain(t, item.project_id));
+        match work_item::get(&mut r.conn, t.work_item_id).await {
+            Ok(item) => out.push(pb::TimeEntry::from_domain(t, item.project_id)),
+            // Entries on deleted items are not listed.
+            Err(pm_db::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(pb::TimeEntryList { entries: out })
@@ -301,8 +300,8 @@ pub(crate) async fn running(r: &mut Read, _: pb::GetRunningTimer) -> Result<pb::
 pub(crate) async fn totals(r: &mut Read, c: pb::GetTimeTotals) -> Result<pb::TimeTotals> {
     let project = lookup::project_id(&mut r.conn, &c.project_id, "project_id").await?;
     require(&mut r.conn, &r.actor, project, Action::Read).await?;
-    let from = Timestamp::from_millis(c.from.unwrap_or(0));
-    let to = Timestamp::from_millis(c.to.unwrap_or(i64::MAX));
+    let from = field::opt_timestamp(c.from, "from")?.unwrap_or(Timestamp::from_millis(0));
+    let to = field::opt_timestamp(c.to, "to")?.unwrap_or(Timestamp::from_millis(i64::MAX));
     let (per_item, per_user) = time_entry::totals(&mut r.conn, project, from, to).await?;
     let mut items = Vec::with_capacity(per_item.len());
     for (id, total_ms) in per_item {

@@ -299,8 +299,13 @@ pub(crate) async fn report_blocked_changes(
         .collect();
     flipped.sort();
     for (id, blocked) in flipped {
-        let Ok(item) = work_item::get(&mut m.tx, id).await else {
-            continue; // deleted items are no longer reported
+        let item = match work_item::get(&mut m.tx, id).await {
+            Ok(item) => item,
+            // An item deleted by this very change is no longer reported.
+            Err(pm_db::Error::NotFound { .. }) => continue,
+            // Anything else fails the change: committing it without its report would leave
+            // every client with a wrong blocked state.
+            Err(e) => return Err(e.into()),
         };
         m.record(
             project,
