@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { SnapshotSchema, type Snapshot } from "../gen/pm/v1/commands_pb";
 import { ErrorCode, ErrorSchema, EventSchema, type Event } from "../gen/pm/v1/envelope_pb";
 import {
@@ -164,6 +164,25 @@ describe("optimistic changes", () => {
     expect(s.item("1")?.title).toBe("mine");
     expect(s.item("1")?.version).toBe(2n);
     expect(s.pendingCount).toBe(0);
+  });
+
+  it("sends two quick edits of one item one after the other, the second on the first's version", async () => {
+    const sender = new FakeSender();
+    const s = new ProjectStore(P, sender);
+    s.applySnapshot(snapshot(1n, [item("1", 1n)]));
+    const first = s.updateItem("1", { title: "first" });
+    const second = s.updateItem("1", { priority: 1 });
+    expect(s.item("1")).toMatchObject({ title: "first", priority: 1 });
+    await Promise.resolve();
+    expect(sender.sent).toHaveLength(1);
+    sender.sent[0]!.resolve({ workItem: item("1", 2n, { title: "first" }) });
+    await first;
+    await vi.waitFor(() => expect(sender.sent).toHaveLength(2));
+    const cmd = sender.sent[1]!.command;
+    expect(cmd.case === "updateWorkItem" && cmd.value.version).toBe(2n);
+    sender.sent[1]!.resolve({ workItem: item("1", 3n, { title: "first", priority: 1 }) });
+    await second;
+    expect(s.item("1")).toMatchObject({ title: "first", priority: 1, version: 3n });
   });
 
   it("rolls an edit back when the server refuses it", async () => {

@@ -73,6 +73,8 @@ export class ProjectStore implements SyncTarget {
   /** Confirmed state with the user's pending changes on top: what the UI shows. */
   private view = new Map<string, WorkItem>();
   private overlays: Overlay[] = [];
+  /** The last change of each item being sent, so the next one waits for it. */
+  private inFlight = new Map<string, Promise<unknown>>();
   private tombstones = new Set<string>();
 
   // Sync bookkeeping.
@@ -365,11 +367,16 @@ export class ProjectStore implements SyncTarget {
    */
   async updateItem(id: string, edit: ItemEdit, requestId = newRequestId()): Promise<WorkItem | undefined> {
     const sender = this.requireSender();
-    const base = this.confirmed.get(id);
-    if (!base) throw new RequestError("unexpected", "This item is no longer here");
+    if (!this.confirmed.has(id)) throw new RequestError("unexpected", "This item is no longer here");
     this.addOverlay({ requestId, itemId: id, apply: (w) => applyEdit(w, edit) });
+    let base: WorkItem | undefined;
     try {
-      const res = await sender.send({ case: "updateWorkItem", value: editToCommand(id, base.version, edit) }, "workItem", requestId);
+      const res = await this.serially(id, () => {
+        // The version as it is when this edit goes out, after the user's earlier edits of the item.
+        base = this.confirmed.get(id);
+        if (!base) throw new RequestError("unexpected", "This item is no longer here");
+        return sender.send({ case: "updateWorkItem", value: editToCommand(id, base.version, edit) }, "workItem", requestId);
+      });
       if (res.workItem) this.upsertItem(res.workItem);
       return res.workItem;
     } catch (e) {
@@ -386,6 +393,23 @@ export class ProjectStore implements SyncTarget {
       this.dropOverlay(requestId);
       this.changed();
     }
+  }
+
+  /**
+   * Runs the user's changes to one item one after another: each goes out with the version the
+   * previous one produced, so two quick edits of the same item never conflict with each other.
+   * (The change shows at once regardless; only sending waits.)
+   */
+  private serially<T>(itemId: string, send: () => Promise<T>): Promise<T> {
+    const previous = this.inFlight.get(itemId);
+    // Nothing in flight: send now (synchronously, so an offline queue keeps the user's order).
+    const next = previous ? previous.catch(() => undefined).then(send) : send();
+    this.inFlight.set(itemId, next);
+    const forget = () => {
+      if (this.inFlight.get(itemId) === next) this.inFlight.delete(itemId);
+    };
+    next.then(forget, forget);
+    return next;
   }
 
   /** Resolves a conflict by sending the user's edit again on the version the server holds now. */
@@ -410,21 +434,21 @@ export class ProjectStore implements SyncTarget {
     requestId = newRequestId(),
   ): Promise<void> {
     const sender = this.requireSender();
-    const base = this.confirmed.get(id);
-    if (!base) return;
+    if (!this.confirmed.has(id)) return;
     const after = afterId ? this.view.get(afterId) : undefined;
     const before = beforeId ? this.view.get(beforeId) : undefined;
     const position = between(after?.position ?? "", before?.position ?? null);
     this.addOverlay({ requestId, itemId: id, apply: (w) => ({ ...w, status, position }) });
     try {
-      const res = await sender.send(
-        {
-          case: "moveWorkItem",
-          value: { workItemId: id, version: base.version, status, afterId, beforeId },
-        },
-        "workItem",
-        requestId,
-      );
+      const res = await this.serially(id, () => {
+        const base = this.confirmed.get(id);
+        if (!base) throw new RequestError("unexpected", "This item is no longer here");
+        return sender.send(
+          { case: "moveWorkItem", value: { workItemId: id, version: base.version, status, afterId, beforeId } },
+          "workItem",
+          requestId,
+        );
+      });
       if (res.workItem) this.upsertItem(res.workItem);
     } catch (e) {
       if (e instanceof RequestError && e.isConflict && e.server?.current.case === "workItem") {
