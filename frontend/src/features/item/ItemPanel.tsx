@@ -35,6 +35,7 @@ import type { ItemEdit, ProjectStore } from "../../store/project";
 import { PRIORITIES, PRIORITY_LABEL, STATUSES, STATUS_LABEL, TYPES, TYPE_LABEL, canEdit, isAdmin, options } from "../../ui/labels";
 import { StatusBadge, TypeIcon, UserAvatar } from "../../ui/chips";
 import { attempt, notifyError } from "../../ui/notify";
+import { timeAgo } from "../../ui/time";
 
 export function ItemPanel({
   store,
@@ -726,13 +727,4 @@ function describeActivity(store: ProjectStore, e: ActivityEntry): string {
   if (field === "description") return "changed the description";
   if (field === "position") return "reordered the item";
   return `changed ${field.replace(/_id$/, "").replace(/_/g, " ")} from ${val(e.oldValue)} to ${val(e.newValue)}`;
-}
-
-export function timeAgo(ms: number): string {
-  const s = Math.round((Date.now() - ms) / 1000);
-  if (s < 45) return "just now";
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  if (s < 86400 * 7) return `${Math.round(s / 86400)} d ago`;
-  return new Date(ms).toLocaleDateString();
 }

@@ -29,6 +29,7 @@ import { useProjects, useSession, useWelcome } from "../../app/session";
 import { ConnectionIndicator } from "../../ui/ConnectionIndicator";
 import { PROJECT_ROLE_LABEL } from "../../ui/labels";
 import { attempt } from "../../ui/notify";
+import { timeAgo } from "../../ui/time";
 
 export function ProjectsPage() {
   const list = useProjects();
@@ -84,6 +85,7 @@ export function ProjectsPage() {
                   <Table.Th w={90} ta="right">
                     Items
                   </Table.Th>
+                  <Table.Th w={150}>Updated</Table.Th>
                   <Table.Th w={110}>Your role</Table.Th>
                   <Table.Th w={48} />
                 </Table.Tr>
@@ -163,6 +165,11 @@ function ProjectRow({ r, count, onRename }: { r: ProjectResponse; count: string 
       </Table.Td>
       <Table.Td ta="right" className="tabular">
         {count ?? <Skeleton h={12} w={24} ml="auto" />}
+      </Table.Td>
+      <Table.Td>
+        <Text size="xs" c="dimmed">
+          {timeAgo(Number(p.updatedAt))} by {p.updatedBy}
+        </Text>
       </Table.Td>
       <Table.Td>
         <Text size="xs" c="dimmed">
