@@ -125,6 +125,16 @@ describe("planning", () => {
 
     const task = await item("MOB-3");
     expect(task.ancestors.map((a) => a.key).sort()).toEqual(["MOB-1", "MOB-2"]);
+
+    // Someone re-keys the project: the open page follows to the new keys.
+    await backlog.row(/^MOB-3 /).click();
+    await page.waitForURL(/\/p\/MOB\/backlog\/MOB-3$/);
+    const admin = await protocolClient(server.addr, server.token("alice", "admin"));
+    const project = (await admin.send({ case: "getProject", value: { project: "mob" } }, "project")).project!;
+    await admin.send({ case: "updateProject", value: { projectId: project.id, version: project.version, key: "APP" } }, "project");
+    admin.close();
+    await page.waitForURL(/\/p\/APP\/backlog\/APP-3$/);
+    await backlog.row(/^APP-2 Queue changes while offline$/).waitFor();
   });
 });
 

@@ -30,7 +30,12 @@ export function ProjectView() {
   const view = parts0 && ITEM_KEY.test(parts0) ? "board" : parts0 === "backlog" ? "backlog" : "board";
   const itemKey = parts0 && ITEM_KEY.test(parts0) ? parts0 : parts1 && ITEM_KEY.test(parts1) ? parts1 : undefined;
 
-  const entry = list.projects.find((r) => r.project?.key.toUpperCase() === projectKey.toUpperCase());
+  // By key, or (after a re-key) by the id this view showed last.
+  const lastId = useRef<string | undefined>(undefined);
+  const entry =
+    list.projects.find((r) => r.project?.key.toUpperCase() === projectKey.toUpperCase()) ??
+    list.projects.find((r) => r.project?.id === lastId.current);
+  lastId.current = entry?.project?.id;
   useEffect(() => {
     if (!list.loaded || entry) return;
     // Not in the list (just created elsewhere, or a key in another case): ask the server.
@@ -40,12 +45,12 @@ export function ProjectView() {
       .catch((e) => setMissing(e instanceof RequestError ? e.message : String(e)));
   }, [list.loaded, entry, projectKey, session.conn, list]);
 
-  // A re-keyed project: follow it to its new key.
+  // A re-keyed project (or a key typed in another case): follow it to its current key.
   useEffect(() => {
-    if (entry?.project && entry.project.key !== projectKey && entry.project.key.toUpperCase() !== projectKey.toUpperCase()) {
-      navigate(`/p/${entry.project.key}/${view}`, { replace: true });
+    if (entry?.project && entry.project.key !== projectKey) {
+      navigate(`/p/${entry.project.key}/${rest}${location.search}`, { replace: true });
     }
-  }, [entry, projectKey, view, navigate]);
+  }, [entry, projectKey, rest, navigate]);
 
   if (!entry?.project) {
     if (missing) {

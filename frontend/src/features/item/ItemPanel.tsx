@@ -72,7 +72,13 @@ export function ItemPanel({
 }
 
 function ItemDetail({ store, itemKey, onClose, onOpen }: { store: ProjectStore; itemKey: string; onClose: () => void; onOpen: (key: string) => void }) {
-  const item = useSelector(store, (s) => s.itemByKey(itemKey));
+  // By key, or (after a re-key renamed it) by the id this panel showed last.
+  const lastId = useRef<string | undefined>(undefined);
+  const item = useSelector(store, (s) => s.itemByKey(itemKey) ?? (lastId.current ? s.item(lastId.current) : undefined));
+  lastId.current = item?.id;
+  useEffect(() => {
+    if (item && item.key !== itemKey) onOpen(item.key);
+  }, [item, itemKey, onOpen]);
   const loaded = useSelector(store, (s) => s.hasSnapshot);
   const { conn } = useSession();
   const [missing, setMissing] = useState<string | null>(null);
