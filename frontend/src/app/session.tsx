@@ -43,6 +43,8 @@ export class ProjectsList {
     if (i >= 0) this.projects[i] = r;
     else this.projects.push(r);
     this.changed();
+    const id = r.project?.id;
+    if (id && !this.counts.has(id)) void this.count(id);
   }
   remove(id: string) {
     this.projects = this.projects.filter((r) => r.project?.id !== id);

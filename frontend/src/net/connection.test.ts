@@ -122,6 +122,38 @@ describe("connection", () => {
     await expect(p).rejects.toMatchObject({ code: ErrorCode.VALIDATION, field: "key", message: "bad key" });
   });
 
+  it("retries UNAVAILABLE and RATE_LIMITED with the same request id, then succeeds", async () => {
+    const s = sockets[0]!;
+    s.welcome();
+    await settle();
+    const p = conn.send({ case: "createProject", value: { key: "AB", title: "x" } }, "project");
+    await settle();
+    const first = s.last();
+    s.reply(first.requestId, { case: "error", value: { code: ErrorCode.UNAVAILABLE, message: "busy" } });
+    vi.advanceTimersByTime(1_000);
+    expect(s.last().requestId).toBe(first.requestId);
+    expect(s.sent.filter((m) => m.requestId === first.requestId)).toHaveLength(2);
+    s.reply(first.requestId, { case: "error", value: { code: ErrorCode.RATE_LIMITED, retryAfterMs: 300 } });
+    vi.advanceTimersByTime(299);
+    expect(s.sent.filter((m) => m.requestId === first.requestId)).toHaveLength(2);
+    vi.advanceTimersByTime(1);
+    expect(s.sent.filter((m) => m.requestId === first.requestId)).toHaveLength(3);
+    s.reply(first.requestId, { case: "project", value: { project: { id: "p", key: "AB" } } });
+    expect((await p).project?.key).toBe("AB");
+  });
+
+  it("does not retry an error that would fail again", async () => {
+    const s = sockets[0]!;
+    s.welcome();
+    await settle();
+    const p = conn.send({ case: "createProject", value: { key: "AB", title: "x" } }, "project");
+    await settle();
+    s.reply(s.last().requestId, { case: "error", value: { code: ErrorCode.CONFLICT, message: "key taken" } });
+    await expect(p).rejects.toMatchObject({ code: ErrorCode.CONFLICT });
+    vi.advanceTimersByTime(10_000);
+    expect(s.sent.filter((m) => m.command.case === "createProject")).toHaveLength(1);
+  });
+
   it("reconnects with growing, jittered, capped delays", () => {
     const delays = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => conn.backoff(n));
     expect(delays[0]).toBe(375); // 500 ms: half fixed + half * 0.5

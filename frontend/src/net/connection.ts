@@ -78,7 +78,12 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
   resolve: (reply: Reply) => void;
   reject: (err: RequestError) => void;
+  /** Times it was sent again after a retryable error. */
+  retries: number;
 }
+
+/** UNAVAILABLE answers (a busy database, a server starting or stopping) retried before giving up. */
+const MAX_UNAVAILABLE_RETRIES = 5;
 
 /** Failed attempts after which the indicator says "offline" rather than "reconnecting". */
 const OFFLINE_AFTER_ATTEMPTS = 5;
@@ -264,10 +269,32 @@ export class Connection {
     for (const e of reply.events) this.routeEvent(e);
     const p = this.pending.get(reply.requestId);
     if (!p) return;
+    if (reply.result.case === "error" && this.retry(p, reply.result.value.code, reply.result.value.retryAfterMs)) return;
     this.pending.delete(reply.requestId);
     clearTimeout(p.timer);
     this.updateQueued();
     p.resolve(reply);
+  }
+
+  /**
+   * Errors the protocol says to retry with the same request id: RATE_LIMITED after the announced
+   * wait, UNAVAILABLE with backoff, INTERNAL once. True when the request was scheduled again.
+   */
+  private retry(p: Pending, code: ErrorCode, retryAfterMs: number): boolean {
+    const limit = code === ErrorCode.RATE_LIMITED ? 10 : code === ErrorCode.UNAVAILABLE ? MAX_UNAVAILABLE_RETRIES : code === ErrorCode.INTERNAL ? 1 : 0;
+    if (p.retries >= limit) return false;
+    p.retries++;
+    clearTimeout(p.timer);
+    p.timer = undefined;
+    p.sent = false;
+    const delay = code === ErrorCode.RATE_LIMITED ? Math.max(retryAfterMs, 50) : this.backoff(p.retries);
+    setTimeout(() => {
+      // Still wanted, and the socket it would go on is ready for it (else resume sends it).
+      if (this.pending.get(p.requestId) === p && !p.sent && this.socket && this.welcome && (!p.mutation || this.ready)) {
+        this.transmit(p);
+      }
+    }, delay);
+    return true;
   }
 
   private async onResync(r: ResyncRequired): Promise<void> {
@@ -390,6 +417,7 @@ export class Connection {
         timer: undefined,
         resolve,
         reject,
+        retries: 0,
       };
       this.pending.set(requestId, p);
       this.updateQueued();
