@@ -251,7 +251,8 @@ describe("a server restart", () => {
     await new Board(page).card("SHOP-19").getByText("Changed while you were away").waitFor();
     await eventually(() => page.getByText("1 waiting").count(), 0);
     const after = await item("SHOP-18");
-    expect(after.workItem?.title).toBe("Edited while offline");
+    const toasts = await page.locator(".mantine-Notification-root").allTextContents();
+    expect(after.workItem?.title, `toasts: ${JSON.stringify(toasts)}`).toBe("Edited while offline");
     expect(after.workItem!.version).toBe(before.workItem!.version + 1n);
   });
 
