@@ -322,6 +322,7 @@ const SortableCard = memo(function SortableCard({
   return (
     <div
       ref={setNodeRef}
+      className="pm-sortable"
       style={{ transform: CSS.Transform.toString(transform), transition, opacity: isDragging ? 0.35 : 1 }}
       {...attributes}
       {...listeners}
@@ -368,7 +369,7 @@ function CardView({ w, flash, overlay }: { w: WorkItem; flash: boolean; overlay?
       radius="md"
       p={8}
       shadow={overlay ? "md" : undefined}
-      className={flash ? "remote-flash" : undefined}
+      className={flash ? "pm-card remote-flash" : "pm-card"}
       style={{ cursor: overlay ? "grabbing" : "pointer", background: "var(--mantine-color-body)" }}
       data-testid={overlay ? "card-dragged" : "card"}
       data-key={w.key}
