@@ -725,11 +725,16 @@ function describeActivity(store: ProjectStore, e: ActivityEntry): string {
   if (e.action === "deleted") return "deleted the item";
   const field = e.field ?? "a field";
   const val = (v: string | undefined) => {
-    if (v === undefined || v === "") return "none";
+    if (v === undefined || v === "") return field === "assignee" ? "nobody" : "none";
     if (field === "sprint_id") return store.sprints.get(v)?.name ?? v;
     if (field === "parent_id") return store.item(v)?.key ?? v;
+    if (field === "status" || field === "priority" || field === "type") {
+      const words = v.toLowerCase().replace(/_/g, " ");
+      return words.charAt(0).toUpperCase() + words.slice(1);
+    }
     return v.length > 60 ? `${v.slice(0, 60)}…` : v;
   };
+  if (field === "blocked") return e.newValue === "true" ? "became blocked" : "was unblocked";
   if (field === "description") return "changed the description";
   if (field === "position") return "reordered the item";
   return `changed ${field.replace(/_id$/, "").replace(/_/g, " ")} from ${val(e.oldValue)} to ${val(e.newValue)}`;
