@@ -734,7 +734,7 @@ function describeActivity(store: ProjectStore, e: ActivityEntry): string {
     }
     return v.length > 60 ? `${v.slice(0, 60)}…` : v;
   };
-  if (field === "blocked") return e.newValue === "true" ? "became blocked" : "was unblocked";
+  if (field === "blocked") return e.newValue === "true" ? "blocked it (a blocker is open)" : "unblocked it";
   if (field === "description") return "changed the description";
   if (field === "position") return "reordered the item";
   return `changed ${field.replace(/_id$/, "").replace(/_/g, " ")} from ${val(e.oldValue)} to ${val(e.newValue)}`;
