@@ -26,11 +26,17 @@ export function ConnectionIndicator() {
     <Tooltip label={detail}>
       <Group gap={6} wrap="nowrap" role="status" aria-label={`Connection: ${label}`} data-state={s.state}>
         <span style={{ width: 8, height: 8, borderRadius: 99, background: color, display: "inline-block" }} />
-        {s.state !== "live" && (
+        {s.state !== "live" ? (
           <Text size="xs" c="dimmed">
             {label}
             {s.queued ? ` · ${s.queued} waiting` : ""}
           </Text>
+        ) : (
+          s.queued > 0 && (
+            <Text size="xs" c="dimmed">
+              {s.queued} syncing
+            </Text>
+          )
         )}
       </Group>
     </Tooltip>
