@@ -108,9 +108,15 @@ async fn serve(State(assets): State<Arc<WebAssets>>, method: Method, uri: Uri) -
 
 fn file_response(name: &str, bytes: Cow<'static, [u8]>, cache: &'static str) -> Response {
     let mime = mime_guess::from_path(name).first_or_octet_stream();
+    // Vite writes UTF-8; say so for text, so no browser has to guess.
+    let content_type = if mime.type_() == mime_guess::mime::TEXT {
+        format!("{mime}; charset=utf-8")
+    } else {
+        mime.to_string()
+    };
     let mut response = Response::new(Body::from(bytes));
     let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(mime.as_ref()) {
+    if let Ok(value) = HeaderValue::from_str(&content_type) {
         headers.insert(header::CONTENT_TYPE, value);
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));

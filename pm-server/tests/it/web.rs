@@ -46,8 +46,9 @@ async fn the_root_and_every_client_route_get_index_html_which_is_never_cached() 
         let res = get(&app, path).await;
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert_eq!(header(&res, CACHE_CONTROL), "no-cache", "{path}");
-        assert!(
-            header(&res, CONTENT_TYPE).starts_with("text/html"),
+        assert_eq!(
+            header(&res, CONTENT_TYPE),
+            "text/html; charset=utf-8",
             "{path}"
         );
         assert_eq!(res.text().await.unwrap(), INDEX, "{path}");
