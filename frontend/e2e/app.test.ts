@@ -198,6 +198,32 @@ describe("two people on one board", () => {
   });
 });
 
+describe("a conflicting edit", () => {
+  it("is shown when someone changed the text being typed, and resolved by applying the user's version", async () => {
+    const page = await open("/p/SHOP/board/SHOP-23", demoToken());
+    const panel = new ItemPanel(page);
+    await panel.title().waitFor();
+    await panel.root().getByText("Part of Guest checkout.").click();
+    await panel.root().getByRole("textbox", { name: "Description" }).fill("Cover the guest path end to end.");
+
+    // Meanwhile someone else changes the description (and the priority).
+    const other = await protocolClient(server.addr, server.token("bob", "editor"));
+    const w = (await other.send({ case: "getWorkItem", value: { workItem: "SHOP-23" } }, "workItemDetail")).workItem!;
+    await other.send({ case: "updateWorkItem", value: { workItemId: w.id, version: w.version, description: "Only the happy path.", priority: 1 } }, "workItem");
+    other.close();
+    await eventually(() => panel.root().getByRole("textbox", { name: "Priority" }).inputValue(), "Critical");
+
+    await panel.root().getByRole("button", { name: "Save description" }).click();
+    const dialog = page.getByRole("dialog", { name: /SHOP-23 was changed by bob/ });
+    await dialog.getByText("Only the happy path.").waitFor();
+    await dialog.getByText("Cover the guest path end to end.").waitFor();
+    await page.screenshot({ path: `${SHOTS}/conflict.png` });
+    await dialog.getByRole("button", { name: "Apply mine" }).click();
+    await eventually(async () => (await item("SHOP-23")).workItem?.description, "Cover the guest path end to end.");
+    expect((await item("SHOP-23")).workItem?.priority).toBe(1);
+  });
+});
+
 describe("roles", () => {
   it("shows a viewer no edit affordances", async () => {
     const page = await open("/p/SHOP/board", server.token("dave", "viewer"));
@@ -290,7 +316,6 @@ describe("a server restart", () => {
     const table = dialog.getByRole("table", { name: "Conflicting changes" });
     await table.getByText("Guest checkout (theirs)").waitFor();
     await table.getByText("Guest checkout (mine)").waitFor();
-    await page.screenshot({ path: `${SHOTS}/conflict.png` });
     await dialog.getByRole("button", { name: "Apply mine" }).click();
     await dialog.waitFor({ state: "hidden" });
     await eventually(async () => (await item("SHOP-22")).workItem?.title, "Guest checkout (mine)");

@@ -185,6 +185,40 @@ describe("optimistic changes", () => {
     expect(s.item("1")).toMatchObject({ title: "first", priority: 1, version: 3n });
   });
 
+  it("checks a typed edit against the version the user began from, not a newer one that arrived meanwhile", async () => {
+    const sender = new FakeSender();
+    const s = new ProjectStore(P, sender);
+    s.applySnapshot(snapshot(1n, [item("1", 1n)]));
+    const began = s.item("1")!;
+    s.applyEvent(upsert(2n, item("1", 2n, { description: "theirs" })));
+    const done = s.updateItem("1", { description: "mine" }, { base: began });
+    const cmd = sender.sent[0]!.command;
+    expect(cmd.case === "updateWorkItem" && cmd.value.version).toBe(1n);
+    sender.sent[0]!.reject(
+      RequestError.fromServer(
+        create(ErrorSchema, { code: ErrorCode.CONFLICT, current: { case: "workItem", value: item("1", 2n, { description: "theirs" }) } }),
+      ),
+    );
+    await expect(done).rejects.toMatchObject({ isConflict: true });
+    expect(changedFields(s.conflicts[0]!.base, s.conflicts[0]!.current)).toEqual(["description"]);
+  });
+
+  it("does not count the user's own change made while typing as a conflict", async () => {
+    const sender = new FakeSender();
+    const s = new ProjectStore(P, sender);
+    s.applySnapshot(snapshot(1n, [item("1", 1n, { position: "a" })]));
+    const began = s.item("1")!;
+    const move = s.moveItem("1", WorkItemStatus.DONE, undefined, undefined);
+    const typed = s.updateItem("1", { title: "typed" }, { base: began });
+    sender.sent[0]!.resolve({ workItem: item("1", 2n, { status: WorkItemStatus.DONE }) });
+    await move;
+    await vi.waitFor(() => expect(sender.sent).toHaveLength(2));
+    const cmd = sender.sent[1]!.command;
+    expect(cmd.case === "updateWorkItem" && cmd.value.version).toBe(2n);
+    sender.sent[1]!.resolve({ workItem: item("1", 3n, { status: WorkItemStatus.DONE, title: "typed" }) });
+    await typed;
+  });
+
   it("rolls an edit back when the server refuses it", async () => {
     const sender = new FakeSender();
     const s = new ProjectStore(P, sender);

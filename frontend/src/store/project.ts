@@ -73,6 +73,8 @@ export class ProjectStore implements SyncTarget {
   /** Confirmed state with the user's pending changes on top: what the UI shows. */
   private view = new Map<string, WorkItem>();
   private overlays: Overlay[] = [];
+  /** The version each item reached through the user's own last change. */
+  private ownVersions = new Map<string, bigint>();
   /** The last change of each item being sent, so the next one waits for it. */
   private inFlight = new Map<string, Promise<unknown>>();
   private tombstones = new Set<string>();
@@ -365,19 +367,34 @@ export class ProjectStore implements SyncTarget {
    * back if the server refuses. On a version conflict the server's current copy replaces ours and
    * the conflict is recorded for the user to resolve (see `conflicts`).
    */
-  async updateItem(id: string, edit: ItemEdit, requestId = newRequestId()): Promise<WorkItem | undefined> {
+  async updateItem(
+    id: string,
+    edit: ItemEdit,
+    options: {
+      requestId?: string;
+      /** The item as the user saw it when they began this edit (typing in a text field): the
+       * edit is checked against that version, so a change that arrived meanwhile is a conflict
+       * rather than silently overwritten. Default: the copy held now. */
+      base?: WorkItem;
+    } = {},
+  ): Promise<WorkItem | undefined> {
+    const requestId = options.requestId ?? newRequestId();
     const sender = this.requireSender();
     if (!this.confirmed.has(id)) throw new RequestError("unexpected", "This item is no longer here");
     this.addOverlay({ requestId, itemId: id, apply: (w) => applyEdit(w, edit) });
     let base: WorkItem | undefined;
     try {
       const res = await this.serially(id, () => {
-        // The version as it is when this edit goes out, after the user's earlier edits of the item.
-        base = this.confirmed.get(id);
-        if (!base) throw new RequestError("unexpected", "This item is no longer here");
-        return sender.send({ case: "updateWorkItem", value: editToCommand(id, base.version, edit) }, "workItem", requestId);
+        // The version as it is when this edit goes out, after the user's earlier edits of the item
+        // (or as it was when the user began typing).
+        base = options.base ?? this.confirmed.get(id);
+        if (!base || !this.confirmed.has(id)) throw new RequestError("unexpected", "This item is no longer here");
+        // The user's own changes made since they began typing are not a conflict.
+        const own = this.ownVersions.get(id) ?? 0n;
+        const version = base.version > own ? base.version : own;
+        return sender.send({ case: "updateWorkItem", value: editToCommand(id, version, edit) }, "workItem", requestId);
       });
-      if (res.workItem) this.upsertItem(res.workItem);
+      if (res.workItem) this.confirmOwn(res.workItem);
       return res.workItem;
     } catch (e) {
       if (e instanceof RequestError && e.isConflict && e.server?.current.case === "workItem") {
@@ -393,6 +410,11 @@ export class ProjectStore implements SyncTarget {
       this.dropOverlay(requestId);
       this.changed();
     }
+  }
+
+  private confirmOwn(w: WorkItem): void {
+    this.upsertItem(w);
+    this.ownVersions.set(w.id, w.version);
   }
 
   /**
@@ -449,7 +471,7 @@ export class ProjectStore implements SyncTarget {
           requestId,
         );
       });
-      if (res.workItem) this.upsertItem(res.workItem);
+      if (res.workItem) this.confirmOwn(res.workItem);
     } catch (e) {
       if (e instanceof RequestError && e.isConflict && e.server?.current.case === "workItem") {
         this.upsertItem(e.server.current.value);

@@ -142,6 +142,13 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
   const sprints = useSelector(store, (s) => [...s.sprints.values()], shallowArrayEqual);
   const remote = item.updatedBy !== store.me;
   const save = (edit: ItemEdit) => void attempt(() => store.updateItem(item.id, edit), "Could not save the change");
+  // Text is typed over time: check it against the item as it was when typing began.
+  const began = useRef<WorkItem | undefined>(undefined);
+  const begin = () => {
+    began.current = store.confirmedItem(item.id);
+  };
+  const saveTyped = (edit: ItemEdit) =>
+    void attempt(() => store.updateItem(item.id, edit, { base: began.current }), "Could not save the change");
 
   const parentType = item.type === WorkItemType.TASK ? WorkItemType.STORY : item.type === WorkItemType.STORY ? WorkItemType.EPIC : undefined;
   const parents = useSelector(
@@ -232,7 +239,7 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
       </Group>
       <ScrollArea style={{ flex: 1 }}>
         <Stack p="md" gap="md">
-          <TitleField value={item.title} editable={editable} className={titleFlash} onSave={(title) => save({ title })} />
+          <TitleField value={item.title} editable={editable} className={titleFlash} onBegin={begin} onSave={(title) => saveTyped({ title })} />
           <SimpleGrid cols={2} spacing="xs" verticalSpacing={6} className={fieldsFlash} style={{ borderRadius: 8 }}>
             <Select
               label="Status"
@@ -293,7 +300,7 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
               />
             )}
           </SimpleGrid>
-          <DescriptionField value={item.description} editable={editable} onSave={(description) => save({ description })} />
+          <DescriptionField value={item.description} editable={editable} onBegin={begin} onSave={(description) => saveTyped({ description })} />
           <Children store={store} item={item} editable={editable} onOpen={onOpen} />
           <Divider />
           <Tabs defaultValue="comments" variant="pills" radius="md">
@@ -321,7 +328,19 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
   );
 }
 
-function TitleField({ value, editable, className, onSave }: { value: string; editable: boolean; className?: string; onSave: (v: string) => void }) {
+function TitleField({
+  value,
+  editable,
+  className,
+  onBegin,
+  onSave,
+}: {
+  value: string;
+  editable: boolean;
+  className?: string;
+  onBegin: () => void;
+  onSave: (v: string) => void;
+}) {
   const [draft, setDraft] = useState(value);
   const [focused, setFocused] = useState(false);
   useEffect(() => {
@@ -342,7 +361,10 @@ function TitleField({ value, editable, className, onSave }: { value: string; edi
       minRows={1}
       variant="unstyled"
       styles={{ input: { fontSize: 20, fontWeight: 600, lineHeight: 1.3, padding: "2px 4px" } }}
-      onFocus={() => setFocused(true)}
+      onFocus={() => {
+        setFocused(true);
+        onBegin();
+      }}
       onBlur={() => {
         setFocused(false);
         commit();
@@ -382,7 +404,7 @@ function PointsField({ value, editable, onSave }: { value: number | undefined; e
   );
 }
 
-function DescriptionField({ value, editable, onSave }: { value: string; editable: boolean; onSave: (v: string) => void }) {
+function DescriptionField({ value, editable, onBegin, onSave }: { value: string; editable: boolean; onBegin: () => void; onSave: (v: string) => void }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(value);
   const [tab, setTab] = useState<string | null>("write");
@@ -400,7 +422,11 @@ function DescriptionField({ value, editable, onSave }: { value: string; editable
           radius="md"
           withBorder={!value}
           style={{ cursor: editable ? "text" : undefined, borderStyle: value ? undefined : "dashed" }}
-          onClick={() => editable && setEditing(true)}
+          onClick={() => {
+            if (!editable) return;
+            onBegin();
+            setEditing(true);
+          }}
         >
           {value ? (
             <Box className="md-body" fz="sm">
