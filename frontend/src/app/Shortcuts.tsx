@@ -24,7 +24,7 @@ export function Shortcuts() {
   const navigate = useNavigate();
   const [help, setHelp] = useState(false);
   const [actions, setActions] = useState<SpotlightActionData[]>([]);
-  useHotkeys([["shift+/", () => setHelp(true)]]);
+  useHotkeys([["shift+?", () => setHelp(true)]]);
 
   const refresh = () => {
     const list: SpotlightActionData[] = [];
