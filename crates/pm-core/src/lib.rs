@@ -9,6 +9,7 @@
 mod string_enum;
 
 mod access;
+mod burndown;
 mod dependency;
 mod entity;
 mod error;
@@ -22,6 +23,10 @@ mod time_entry;
 mod work_item;
 
 pub use access::{Action, ProjectRole, TenantRole, effective_project_role, is_allowed};
+pub use burndown::{
+    BURNDOWN_MAX_DAYS, BurndownPoint, BurndownState, ItemTimeline, PriorValue, burndown, day_end,
+    day_starts,
+};
 pub use dependency::{DependencyType, find_cycle_path};
 pub use entity::{
     ActivityAction, ActivityEntry, ChangeKind, Comment, Dependency, EntityKind, Project,

@@ -1,11 +1,16 @@
 //! The `activity_log` table: one row per changed field, written in the change's transaction.
 
-use pm_core::{ActivityAction, ActivityEntry, EntityKind, ProjectId, Timestamp, UserId};
+use std::collections::HashMap;
+
+use pm_core::{
+    ActivityAction, ActivityEntry, BurndownState, EntityKind, ItemTimeline, PriorValue, ProjectId,
+    SprintId, Timestamp, UserId, WorkItemStatus,
+};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
-use crate::Result;
 use crate::row::{self, parse};
+use crate::{Error, Result};
 
 /// An activity row to write; the database assigns its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,4 +119,81 @@ pub async fn list(conn: &mut SqliteConnection, filter: &Filter) -> Result<Vec<Ac
         .push_bind(i64::from(filter.limit));
     let rows = q.build().fetch_all(conn).await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The items of one sprint's burndown: every item in the sprint now or moved into or out of it at
+/// some point, with its current state and its recorded changes of sprint, status and points.
+pub async fn burndown_timelines(
+    conn: &mut SqliteConnection,
+    sprint: SprintId,
+) -> Result<Vec<ItemTimeline>> {
+    // Deleted items too: they counted until they were deleted.
+    const ITEMS: &str = "SELECT id FROM work_items WHERE sprint_id = ?1 \
+         UNION SELECT entity_id FROM activity_log WHERE entity = 'work_item' \
+         AND field = 'sprint_id' AND (old_value = ?1 OR new_value = ?1)";
+    let sprint_text = sprint.to_string();
+    let items = sqlx::query(&format!(
+        "SELECT id, sprint_id, status, story_points, created_at, deleted_at FROM work_items \
+         WHERE id IN ({ITEMS})"
+    ))
+    .bind(&sprint_text)
+    .fetch_all(&mut *conn)
+    .await?;
+    let changes = sqlx::query(&format!(
+        "SELECT entity_id, field, old_value, at FROM activity_log WHERE entity = 'work_item' \
+         AND field IN ('sprint_id', 'status', 'story_points') AND entity_id IN ({ITEMS}) \
+         ORDER BY id"
+    ))
+    .bind(&sprint_text)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut timelines: HashMap<String, ItemTimeline> = HashMap::with_capacity(items.len());
+    for r in &items {
+        timelines.insert(
+            row::text(r, "id")?,
+            ItemTimeline {
+                created_at: row::time(r, "created_at")?,
+                deleted_at: row::opt_time(r, "deleted_at")?,
+                now: BurndownState {
+                    sprint: sprint_id(row::opt_text(r, "sprint_id")?.as_deref(), "sprint_id")?,
+                    status: parse(WorkItemStatus::parse(&row::text(r, "status")?), "status")?,
+                    points: points(row::opt_int(r, "story_points")?, "story_points")?,
+                },
+                changes: Vec::new(),
+            },
+        );
+    }
+    for r in &changes {
+        let Some(timeline) = timelines.get_mut(&row::text(r, "entity_id")?) else {
+            continue;
+        };
+        let old = row::opt_text(r, "old_value")?;
+        let prior = match row::text(r, "field")?.as_str() {
+            "sprint_id" => PriorValue::Sprint(sprint_id(old.as_deref(), "old_value")?),
+            "status" => PriorValue::Status(parse(
+                WorkItemStatus::parse(old.as_deref().unwrap_or_default()),
+                "old_value",
+            )?),
+            _ => PriorValue::Points(points(
+                old.map(|p| p.parse::<i64>())
+                    .transpose()
+                    .map_err(|_| Error::Corrupt {
+                        column: "old_value",
+                    })?,
+                "old_value",
+            )?),
+        };
+        timeline.changes.push((row::time(r, "at")?, prior));
+    }
+    Ok(timelines.into_values().collect())
+}
+
+fn sprint_id(text: Option<&str>, column: &'static str) -> Result<Option<SprintId>> {
+    text.map(|s| parse(SprintId::parse(s), column)).transpose()
+}
+
+fn points(value: Option<i64>, column: &'static str) -> Result<Option<u32>> {
+    value
+        .map(|p| u32::try_from(p).map_err(|_| Error::Corrupt { column }))
+        .transpose()
 }

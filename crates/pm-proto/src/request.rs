@@ -150,6 +150,7 @@ responses! {
     SprintList(SprintList),
     SprintDetail(SprintDetail),
     SprintCompleted(SprintCompleted),
+    SprintBurndown(SprintBurndown),
     Comment(CommentResponse),
     CommentList(CommentList),
     Timer(TimerResponse),
@@ -196,6 +197,7 @@ requests! {
     DeleteSprint = "delete_sprint", write => Deleted;
     ListSprints = "list_sprints", read => SprintList;
     GetSprint = "get_sprint", read => SprintDetail;
+    GetSprintBurndown = "get_sprint_burndown", read => SprintBurndown;
 
     AddComment = "add_comment", write => CommentResponse;
     EditComment = "edit_comment", write => CommentResponse;
@@ -343,6 +345,7 @@ mod tests {
             SprintList,
             SprintDetail,
             SprintCompleted,
+            SprintBurndown,
             CommentResponse,
             CommentList,
             TimerResponse,

@@ -210,6 +210,7 @@ impl Service {
             C::DeleteSprint(c) => write!(sprint::delete, c),
             C::ListSprints(c) => read!(sprint::list, c),
             C::GetSprint(c) => read!(sprint::get, c),
+            C::GetSprintBurndown(c) => read!(sprint::burndown, c),
 
             C::AddComment(c) => write!(comment::add, c),
             C::EditComment(c) => write!(comment::edit, c),

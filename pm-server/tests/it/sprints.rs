@@ -1153,3 +1153,74 @@ async fn a_non_member_cannot_tell_that_a_sprint_exists() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn the_burndown_follows_done_work_and_a_completed_sprint_keeps_its_chart() {
+    let app = TestApp::spawn().await;
+    let (mut alice, web, _watcher) = board(&app).await;
+    let day = 24 * 3600 * 1000;
+    let now = pm_core::Timestamp::now().as_millis();
+    let sprint = alice
+        .ok(pb::CreateSprint {
+            starts_at: Some(now - 2 * day),
+            ends_at: Some(now + 5 * day),
+            ..new_sprint(&web, "Sprint 1")
+        })
+        .await
+        .sprint
+        .unwrap();
+    let sprint = start(&mut alice, &sprint).await;
+    let a = item_in(&mut alice, &web, &sprint, "a", Status::Todo, Some(5)).await;
+    item_in(&mut alice, &web, &sprint, "b", Status::Todo, Some(3)).await;
+    item_in(&mut alice, &web, &sprint, "c", Status::InProgress, None).await;
+    alice
+        .ok(pb::UpdateWorkItem {
+            work_item_id: a.id.clone(),
+            version: a.version,
+            status: Some(Status::Done.into()),
+            ..Default::default()
+        })
+        .await;
+    let burndown = |sprint: &pb::Sprint| pb::GetSprintBurndown {
+        sprint_id: sprint.id.clone(),
+        utc_offset_minutes: 0,
+    };
+
+    let chart = alice.ok(burndown(&sprint)).await;
+    // From the start to today: three days; the items only joined today.
+    assert_eq!(chart.days.len(), 3, "{chart:?}");
+    let today = chart.days.last().unwrap();
+    assert_eq!(
+        (
+            today.remaining_points,
+            today.remaining_items,
+            today.scope_points
+        ),
+        (3, 2, 8)
+    );
+    assert!(chart.days[..2].iter().all(|d| d.scope_points == 0));
+
+    let completed = alice
+        .ok(pb::CompleteSprint {
+            sprint_id: sprint.id.clone(),
+            version: sprint.version,
+            move_open_items_to: None,
+        })
+        .await;
+    assert_eq!(completed.moved.len(), 2, "the open items left the sprint");
+    let kept = alice.ok(burndown(&sprint)).await;
+    let last = kept.days.last().unwrap();
+    assert_eq!(
+        (last.remaining_points, last.remaining_items),
+        (3, 2),
+        "the chart still shows what was open when the sprint ended"
+    );
+
+    let refused = alice
+        .err(pb::GetSprintBurndown {
+            sprint_id: sprint.id.clone(),
+            utc_offset_minutes: 900,
+        })
+        .await;
+    assert_eq!(refused.field, "utc_offset_minutes");
+}

@@ -2,7 +2,7 @@ use pm_core::{
     Action, ActivityAction, EntityKind, RuleViolation, Sprint, SprintGoal, SprintId, SprintName,
     SprintStatus, Timestamp, check_sprint_transition, sprint_accepts_items,
 };
-use pm_db::{sprint, work_item};
+use pm_db::{Connection, sprint, work_item};
 use pm_proto::{field, pb};
 
 use crate::access::require;
@@ -318,5 +318,46 @@ pub(crate) async fn get(r: &mut Read, c: pb::GetSprint) -> Result<pb::SprintDeta
         item_count: count(false),
         done_count: count(true),
         work_items: derived.items(&items),
+    })
+}
+
+/// The sprint's burndown, day by day (see `pm_core::burndown`).
+pub(crate) async fn burndown(r: &mut Read, c: pb::GetSprintBurndown) -> Result<pb::SprintBurndown> {
+    let offset = c.utc_offset_minutes;
+    if !(-840..=840).contains(&offset) {
+        return Err(Error::validation(
+            "utc_offset_minutes",
+            "a time zone offset between -840 and 840 minutes",
+        ));
+    }
+    let mut tx = r.conn.begin().await.map_err(pm_db::Error::from)?;
+    let s = sprint::get(&mut tx, sprint_id(&c.sprint_id)?).await?;
+    require(&mut tx, &r.actor, s.project_id, Action::Read).await?;
+    let timelines = pm_db::activity::burndown_timelines(&mut tx, s.id).await?;
+    tx.commit().await.map_err(pm_db::Error::from)?;
+    let now = Timestamp::now();
+    // A closed sprint's open items left it the moment it closed: its last point is taken just
+    // before (closed sprints are read-only, so their last update is the closing).
+    let cutoff = match s.status {
+        SprintStatus::Completed | SprintStatus::Cancelled => s.updated_at.plus_millis(-1),
+        SprintStatus::Planned | SprintStatus::Active => now,
+    };
+    let from = s.starts_at.unwrap_or(s.created_at);
+    let to = s.ends_at.unwrap_or(cutoff).min(cutoff);
+    let days = pm_core::day_starts(from, to, offset);
+    let instants: Vec<Timestamp> = days.iter().map(|d| pm_core::day_end(*d, cutoff)).collect();
+    let points = pm_core::burndown(s.id, &timelines, &instants);
+    Ok(pb::SprintBurndown {
+        sprint: Some((&s).into()),
+        days: days
+            .iter()
+            .zip(points)
+            .map(|(day, p)| pb::BurndownDay {
+                day: day.as_millis(),
+                remaining_points: p.remaining_points,
+                remaining_items: p.remaining_items,
+                scope_points: p.scope_points,
+            })
+            .collect(),
     })
 }
