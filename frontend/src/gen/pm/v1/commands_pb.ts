@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file pm/v1/commands.proto.
  */
 export const file_pm_v1_commands: GenFile = /*@__PURE__*/
-  fileDesc("ChRwbS92MS9jb21tYW5kcy5wcm90bxIFcG0udjEiKwoLU3RyaW5nUGF0Y2gSEgoFdmFsdWUYASABKAlIAIgBAUIICgZfdmFsdWUiKwoLUG9pbnRzUGF0Y2gSEgoFdmFsdWUYASABKA1IAIgBAUIICgZfdmFsdWUiLQoJVGltZVBhdGNoEhYKBXZhbHVlGAEgASgDQgIwAkgAiAEBQggKBl92YWx1ZSIGCgRQaW5nIh8KBFBvbmcSFwoLc2VydmVyX3RpbWUYASABKANCAjACIlQKCVN1YnNjcmliZRISCgpwcm9qZWN0X2lkGAEgASgJEhIKBXNpbmNlGAIgASgESACIAQESFQoNaGlzdG9yeV9lcG9jaBgDIAEoCUIICgZfc2luY2UiWgoKU3Vic2NyaWJlZBISCgpwcm9qZWN0X2lkGAEgASgJEhAKCGhlYWRfc2VxGAIgASgEEg8KB3ZpZXdlcnMYAyADKAkSFQoNaGlzdG9yeV9lcG9jaBgEIAEoCSIhCgtVbnN1YnNjcmliZRISCgpwcm9qZWN0X2lkGAEgASgJIiIKDFVuc3Vic2NyaWJlZBISCgpwcm9qZWN0X2lkGAEgASgJIiEKC0dldFNuYXBzaG90EhIKCnByb2plY3RfaWQYASABKAkirAIKCFNuYXBzaG90EgsKA3NlcRgBIAEoBBIfCgdwcm9qZWN0GAIgASgLMg4ucG0udjEuUHJvamVjdBIeCgdtZW1iZXJzGAMgAygLMg0ucG0udjEuTWVtYmVyEiMKCnN3aW1fbGFuZXMYBCADKAsyDy5wbS52MS5Td2ltTGFuZRIjCgp3b3JrX2l0ZW1zGAUgAygLMg8ucG0udjEuV29ya0l0ZW0SHgoHc3ByaW50cxgGIAMoCzINLnBtLnYxLlNwcmludBInCgxkZXBlbmRlbmNpZXMYByADKAsyES5wbS52MS5EZXBlbmRlbmN5EigKDnJ1bm5pbmdfdGltZXJzGAggAygLMhAucG0udjEuVGltZUVudHJ5EhUKDWhpc3RvcnlfZXBvY2gYCSABKAkiFQoHRGVsZXRlZBIKCgJpZBgBIAEoCSJACg1DcmVhdGVQcm9qZWN0EgsKA2tleRgBIAEoCRINCgV0aXRsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSKaAQoNVXBkYXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACEhAKA2tleRgDIAEoCUgAiAEBEhIKBXRpdGxlGAQgASgJSAGIAQESGAoLZGVzY3JpcHRpb24YBSABKAlIAogBAUIGCgRfa2V5QggKBl90aXRsZUIOCgxfZGVzY3JpcHRpb24iOQoOQXJjaGl2ZVByb2plY3QSEgoKcHJvamVjdF9pZBgBIAEoCRITCgd2ZXJzaW9uGAIgASgDQgIwAiI7ChBVbmFyY2hpdmVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAIiOAoNRGVsZXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIigKDExpc3RQcm9qZWN0cxIYChBpbmNsdWRlX2FyY2hpdmVkGAEgASgIIh0KCkdldFByb2plY3QSDwoHcHJvamVjdBgBIAEoCSJXCg9Qcm9qZWN0UmVzcG9uc2USHwoHcHJvamVjdBgBIAEoCzIOLnBtLnYxLlByb2plY3QSIwoHbXlfcm9sZRgCIAEoDjISLnBtLnYxLlByb2plY3RSb2xlIjcKC1Byb2plY3RMaXN0EigKCHByb2plY3RzGAEgAygLMhYucG0udjEuUHJvamVjdFJlc3BvbnNlIlIKCUFkZE1lbWJlchISCgpwcm9qZWN0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSIAoEcm9sZRgDIAEoDjISLnBtLnYxLlByb2plY3RSb2xlIm4KEENoYW5nZU1lbWJlclJvbGUSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiAKBHJvbGUYAyABKA4yEi5wbS52MS5Qcm9qZWN0Um9sZRITCgd2ZXJzaW9uGAQgASgDQgIwAiIzCgxSZW1vdmVNZW1iZXISEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIiEKC0xpc3RNZW1iZXJzEhIKCnByb2plY3RfaWQYASABKAkiLwoOTWVtYmVyUmVzcG9uc2USHQoGbWVtYmVyGAEgASgLMg0ucG0udjEuTWVtYmVyIiwKCk1lbWJlckxpc3QSHgoHbWVtYmVycxgBIAMoCzINLnBtLnYxLk1lbWJlciLzAgoOQ3JlYXRlV29ya0l0ZW0SEgoKcHJvamVjdF9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlEhYKCXBhcmVudF9pZBgDIAEoCUgAiAEBEg0KBXRpdGxlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEioKBnN0YXR1cxgGIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzSAGIAQESJgoIcHJpb3JpdHkYByABKA4yDy5wbS52MS5Qcmlvcml0eUgCiAEBEhkKDHN0b3J5X3BvaW50cxgIIAEoDUgDiAEBEhUKCGFzc2lnbmVlGAkgASgJSASIAQESFgoJc3ByaW50X2lkGAogASgJSAWIAQFCDAoKX3BhcmVudF9pZEIJCgdfc3RhdHVzQgsKCV9wcmlvcml0eUIPCg1fc3RvcnlfcG9pbnRzQgsKCV9hc3NpZ25lZUIMCgpfc3ByaW50X2lkIr4DCg5VcGRhdGVXb3JrSXRlbRIUCgx3b3JrX2l0ZW1faWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISJgoEdHlwZRgDIAEoDjITLnBtLnYxLldvcmtJdGVtVHlwZUgAiAEBEiUKCXBhcmVudF9pZBgEIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoEhIKBXRpdGxlGAUgASgJSAGIAQESGAoLZGVzY3JpcHRpb24YBiABKAlIAogBARIqCgZzdGF0dXMYByABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gDiAEBEiYKCHByaW9yaXR5GAggASgOMg8ucG0udjEuUHJpb3JpdHlIBIgBARIoCgxzdG9yeV9wb2ludHMYCSABKAsyEi5wbS52MS5Qb2ludHNQYXRjaBIkCghhc3NpZ25lZRgKIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoEiUKCXNwcmludF9pZBgLIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoQgcKBV90eXBlQggKBl90aXRsZUIOCgxfZGVzY3JpcHRpb25CCQoHX3N0YXR1c0ILCglfcHJpb3JpdHki4QEKDE1vdmVXb3JrSXRlbRIUCgx3b3JrX2l0ZW1faWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISKgoGc3RhdHVzGAMgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXNIAIgBARIVCghhZnRlcl9pZBgEIAEoCUgBiAEBEhYKCWJlZm9yZV9pZBgFIAEoCUgCiAEBEiUKCXNwcmludF9pZBgGIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoQgkKB19zdGF0dXNCCwoJX2FmdGVyX2lkQgwKCl9iZWZvcmVfaWQiOwoORGVsZXRlV29ya0l0ZW0SFAoMd29ya19pdGVtX2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIiAKC0dldFdvcmtJdGVtEhEKCXdvcmtfaXRlbRgBIAEoCSKbAgoNTGlzdFdvcmtJdGVtcxISCgpwcm9qZWN0X2lkGAEgASgJEiIKBXR5cGVzGAIgAygOMhMucG0udjEuV29ya0l0ZW1UeXBlEicKCHN0YXR1c2VzGAMgAygOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSFgoJc3ByaW50X2lkGAQgASgJSACIAQESFQoIYXNzaWduZWUYBSABKAlIAYgBARIWCglwYXJlbnRfaWQYBiABKAlIAogBARIRCgR0ZXh0GAcgASgJSAOIAQESDQoFbGltaXQYCCABKA0SDgoGY3Vyc29yGAkgASgJQgwKCl9zcHJpbnRfaWRCCwoJX2Fzc2lnbmVlQgwKCl9wYXJlbnRfaWRCBwoFX3RleHQiNgoQV29ya0l0ZW1SZXNwb25zZRIiCgl3b3JrX2l0ZW0YASABKAsyDy5wbS52MS5Xb3JrSXRlbSJ6Cg5Xb3JrSXRlbURldGFpbBIiCgl3b3JrX2l0ZW0YASABKAsyDy5wbS52MS5Xb3JrSXRlbRIhCglhbmNlc3RvcnMYAiADKAsyDi5wbS52MS5JdGVtUmVmEiEKCGNoaWxkcmVuGAMgAygLMg8ucG0udjEuV29ya0l0ZW0iSAoMV29ya0l0ZW1MaXN0EiMKCndvcmtfaXRlbXMYASADKAsyDy5wbS52MS5Xb3JrSXRlbRITCgtuZXh0X2N1cnNvchgCIAEoCSKOAQoMQ3JlYXRlU3ByaW50EhIKCnByb2plY3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRnb2FsGAMgASgJEhoKCXN0YXJ0c19hdBgEIAEoA0ICMAJIAIgBARIYCgdlbmRzX2F0GAUgASgDQgIwAkgBiAEBQgwKCl9zdGFydHNfYXRCCgoIX2VuZHNfYXQitgEKDFVwZGF0ZVNwcmludBIRCglzcHJpbnRfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISEQoEbmFtZRgDIAEoCUgAiAEBEhEKBGdvYWwYBCABKAlIAYgBARIjCglzdGFydHNfYXQYBSABKAsyEC5wbS52MS5UaW1lUGF0Y2gSIQoHZW5kc19hdBgGIAEoCzIQLnBtLnYxLlRpbWVQYXRjaEIHCgVfbmFtZUIHCgVfZ29hbCI1CgtTdGFydFNwcmludBIRCglzcHJpbnRfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAIicAoOQ29tcGxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACEh8KEm1vdmVfb3Blbl9pdGVtc190bxgDIAEoCUgAiAEBQhUKE19tb3ZlX29wZW5faXRlbXNfdG8iNgoMQ2FuY2VsU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRITCgd2ZXJzaW9uGAIgASgDQgIwAiI2CgxEZWxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIiEKC0xpc3RTcHJpbnRzEhIKCnByb2plY3RfaWQYASABKAkiHgoJR2V0U3ByaW50EhEKCXNwcmludF9pZBgBIAEoCSIvCg5TcHJpbnRSZXNwb25zZRIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQiLAoKU3ByaW50TGlzdBIeCgdzcHJpbnRzGAEgAygLMg0ucG0udjEuU3ByaW50IqUBCgxTcHJpbnREZXRhaWwSHQoGc3ByaW50GAEgASgLMg0ucG0udjEuU3ByaW50EiMKCndvcmtfaXRlbXMYAiADKAsyDy5wbS52MS5Xb3JrSXRlbRIUCgx0b3RhbF9wb2ludHMYAyABKA0SEwoLZG9uZV9wb2ludHMYBCABKA0SEgoKaXRlbV9jb3VudBgFIAEoDRISCgpkb25lX2NvdW50GAYgASgNIlAKD1NwcmludENvbXBsZXRlZBIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQSHgoFbW92ZWQYAiADKAsyDy5wbS52MS5Xb3JrSXRlbSIwCgpBZGRDb21tZW50EhQKDHdvcmtfaXRlbV9pZBgBIAEoCRIMCgRib2R5GAIgASgJIkQKC0VkaXRDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISDAoEYm9keRgDIAEoCSI4Cg1EZWxldGVDb21tZW50EhIKCmNvbW1lbnRfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAIiJAoMTGlzdENvbW1lbnRzEhQKDHdvcmtfaXRlbV9pZBgBIAEoCSIyCg9Db21tZW50UmVzcG9uc2USHwoHY29tbWVudBgBIAEoCzIOLnBtLnYxLkNvbW1lbnQiLwoLQ29tbWVudExpc3QSIAoIY29tbWVudHMYASADKAsyDi5wbS52MS5Db21tZW50IjcKClN0YXJ0VGltZXISFAoMd29ya19pdGVtX2lkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIgsKCVN0b3BUaW1lciJkCg1UaW1lclJlc3BvbnNlEh8KBWVudHJ5GAEgASgLMhAucG0udjEuVGltZUVudHJ5EiYKB3N0b3BwZWQYAiABKAsyEC5wbS52MS5UaW1lRW50cnlIAIgBAUIKCghfc3RvcHBlZCKnAQoMQWRkVGltZUVudHJ5EhQKDHdvcmtfaXRlbV9pZBgBIAEoCRIWCgpzdGFydGVkX2F0GAIgASgDQgIwAhIZCghlbmRlZF9hdBgDIAEoA0ICMAJIAIgBARIcCgtkdXJhdGlvbl9tcxgEIAEoA0ICMAJIAYgBARITCgtkZXNjcmlwdGlvbhgFIAEoCUILCglfZW5kZWRfYXRCDgoMX2R1cmF0aW9uX21zIrkBCg1FZGl0VGltZUVudHJ5EhUKDXRpbWVfZW50cnlfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISGwoKc3RhcnRlZF9hdBgDIAEoA0ICMAJIAIgBARIZCghlbmRlZF9hdBgEIAEoA0ICMAJIAYgBARIYCgtkZXNjcmlwdGlvbhgFIAEoCUgCiAEBQg0KC19zdGFydGVkX2F0QgsKCV9lbmRlZF9hdEIOCgxfZGVzY3JpcHRpb24iPQoPRGVsZXRlVGltZUVudHJ5EhUKDXRpbWVfZW50cnlfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAIimwEKD0xpc3RUaW1lRW50cmllcxIZCgx3b3JrX2l0ZW1faWQYASABKAlIAIgBARIUCgd1c2VyX2lkGAIgASgJSAGIAQESFQoEZnJvbRgDIAEoA0ICMAJIAogBARITCgJ0bxgEIAEoA0ICMAJIA4gBAUIPCg1fd29ya19pdGVtX2lkQgoKCF91c2VyX2lkQgcKBV9mcm9tQgUKA190byI0ChFUaW1lRW50cnlSZXNwb25zZRIfCgVlbnRyeRgBIAEoCzIQLnBtLnYxLlRpbWVFbnRyeSIyCg1UaW1lRW50cnlMaXN0EiEKB2VudHJpZXMYASADKAsyEC5wbS52MS5UaW1lRW50cnkiEQoPR2V0UnVubmluZ1RpbWVyIj4KDFJ1bm5pbmdUaW1lchIkCgVlbnRyeRgBIAEoCzIQLnBtLnYxLlRpbWVFbnRyeUgAiAEBQggKBl9lbnRyeSJfCg1HZXRUaW1lVG90YWxzEhIKCnByb2plY3RfaWQYASABKAkSFQoEZnJvbRgCIAEoA0ICMAJIAIgBARITCgJ0bxgDIAEoA0ICMAJIAYgBAUIHCgVfZnJvbUIFCgNfdG8iRAoJSXRlbVRvdGFsEhQKDHdvcmtfaXRlbV9pZBgBIAEoCRILCgNrZXkYAiABKAkSFAoIdG90YWxfbXMYAyABKANCAjACIjIKCVVzZXJUb3RhbBIPCgd1c2VyX2lkGAEgASgJEhQKCHRvdGFsX21zGAIgASgDQgIwAiJqCgpUaW1lVG90YWxzEiIKCHBlcl9pdGVtGAEgAygLMhAucG0udjEuSXRlbVRvdGFsEiIKCHBlcl91c2VyGAIgAygLMhAucG0udjEuVXNlclRvdGFsEhQKCHRvdGFsX21zGAMgASgDQgIwAiJdCg1BZGREZXBlbmRlbmN5EhMKC2Jsb2NraW5nX2lkGAEgASgJEhIKCmJsb2NrZWRfaWQYAiABKAkSIwoEdHlwZRgDIAEoDjIVLnBtLnYxLkRlcGVuZGVuY3lUeXBlIikKEFJlbW92ZURlcGVuZGVuY3kSFQoNZGVwZW5kZW5jeV9pZBgBIAEoCSIoChBMaXN0RGVwZW5kZW5jaWVzEhQKDHdvcmtfaXRlbV9pZBgBIAEoCSI7ChJEZXBlbmRlbmN5UmVzcG9uc2USJQoKZGVwZW5kZW5jeRgBIAEoCzIRLnBtLnYxLkRlcGVuZGVuY3kigAEKDkRlcGVuZGVuY3lMaXN0EiUKCmJsb2NrZWRfYnkYASADKAsyES5wbS52MS5EZXBlbmRlbmN5EiMKCGJsb2NraW5nGAIgAygLMhEucG0udjEuRGVwZW5kZW5jeRIiCgdyZWxhdGVkGAMgAygLMhEucG0udjEuRGVwZW5kZW5jeSL4AQoMTGlzdEFjdGl2aXR5EhIKCnByb2plY3RfaWQYASABKAkSJgoGZW50aXR5GAIgASgOMhEucG0udjEuRW50aXR5S2luZEgAiAEBEhYKCWVudGl0eV9pZBgDIAEoCUgBiAEBEhQKB3VzZXJfaWQYBCABKAlIAogBARIVCgRmcm9tGAUgASgDQgIwAkgDiAEBEhMKAnRvGAYgASgDQgIwAkgEiAEBEg0KBWxpbWl0GAcgASgNEg4KBmN1cnNvchgIIAEoCUIJCgdfZW50aXR5QgwKCl9lbnRpdHlfaWRCCgoIX3VzZXJfaWRCBwoFX2Zyb21CBQoDX3RvIkoKDEFjdGl2aXR5TGlzdBIlCgdlbnRyaWVzGAEgAygLMhQucG0udjEuQWN0aXZpdHlFbnRyeRITCgtuZXh0X2N1cnNvchgCIAEoCUIIqgIFUG0uVjFiBnByb3RvMw", [file_pm_v1_entities]);
+  fileDesc("ChRwbS92MS9jb21tYW5kcy5wcm90bxIFcG0udjEiKwoLU3RyaW5nUGF0Y2gSEgoFdmFsdWUYASABKAlIAIgBAUIICgZfdmFsdWUiKwoLUG9pbnRzUGF0Y2gSEgoFdmFsdWUYASABKA1IAIgBAUIICgZfdmFsdWUiLQoJVGltZVBhdGNoEhYKBXZhbHVlGAEgASgDQgIwAkgAiAEBQggKBl92YWx1ZSIGCgRQaW5nIh8KBFBvbmcSFwoLc2VydmVyX3RpbWUYASABKANCAjACIlQKCVN1YnNjcmliZRISCgpwcm9qZWN0X2lkGAEgASgJEhIKBXNpbmNlGAIgASgESACIAQESFQoNaGlzdG9yeV9lcG9jaBgDIAEoCUIICgZfc2luY2UiWgoKU3Vic2NyaWJlZBISCgpwcm9qZWN0X2lkGAEgASgJEhAKCGhlYWRfc2VxGAIgASgEEg8KB3ZpZXdlcnMYAyADKAkSFQoNaGlzdG9yeV9lcG9jaBgEIAEoCSIhCgtVbnN1YnNjcmliZRISCgpwcm9qZWN0X2lkGAEgASgJIiIKDFVuc3Vic2NyaWJlZBISCgpwcm9qZWN0X2lkGAEgASgJIiEKC0dldFNuYXBzaG90EhIKCnByb2plY3RfaWQYASABKAkirAIKCFNuYXBzaG90EgsKA3NlcRgBIAEoBBIfCgdwcm9qZWN0GAIgASgLMg4ucG0udjEuUHJvamVjdBIeCgdtZW1iZXJzGAMgAygLMg0ucG0udjEuTWVtYmVyEiMKCnN3aW1fbGFuZXMYBCADKAsyDy5wbS52MS5Td2ltTGFuZRIjCgp3b3JrX2l0ZW1zGAUgAygLMg8ucG0udjEuV29ya0l0ZW0SHgoHc3ByaW50cxgGIAMoCzINLnBtLnYxLlNwcmludBInCgxkZXBlbmRlbmNpZXMYByADKAsyES5wbS52MS5EZXBlbmRlbmN5EigKDnJ1bm5pbmdfdGltZXJzGAggAygLMhAucG0udjEuVGltZUVudHJ5EhUKDWhpc3RvcnlfZXBvY2gYCSABKAkiFQoHRGVsZXRlZBIKCgJpZBgBIAEoCSJACg1DcmVhdGVQcm9qZWN0EgsKA2tleRgBIAEoCRINCgV0aXRsZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCSKaAQoNVXBkYXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACEhAKA2tleRgDIAEoCUgAiAEBEhIKBXRpdGxlGAQgASgJSAGIAQESGAoLZGVzY3JpcHRpb24YBSABKAlIAogBAUIGCgRfa2V5QggKBl90aXRsZUIOCgxfZGVzY3JpcHRpb24iOQoOQXJjaGl2ZVByb2plY3QSEgoKcHJvamVjdF9pZBgBIAEoCRITCgd2ZXJzaW9uGAIgASgDQgIwAiI7ChBVbmFyY2hpdmVQcm9qZWN0EhIKCnByb2plY3RfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAIiOAoNRGVsZXRlUHJvamVjdBISCgpwcm9qZWN0X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIigKDExpc3RQcm9qZWN0cxIYChBpbmNsdWRlX2FyY2hpdmVkGAEgASgIIh0KCkdldFByb2plY3QSDwoHcHJvamVjdBgBIAEoCSJXCg9Qcm9qZWN0UmVzcG9uc2USHwoHcHJvamVjdBgBIAEoCzIOLnBtLnYxLlByb2plY3QSIwoHbXlfcm9sZRgCIAEoDjISLnBtLnYxLlByb2plY3RSb2xlIjcKC1Byb2plY3RMaXN0EigKCHByb2plY3RzGAEgAygLMhYucG0udjEuUHJvamVjdFJlc3BvbnNlIlIKCUFkZE1lbWJlchISCgpwcm9qZWN0X2lkGAEgASgJEg8KB3VzZXJfaWQYAiABKAkSIAoEcm9sZRgDIAEoDjISLnBtLnYxLlByb2plY3RSb2xlIm4KEENoYW5nZU1lbWJlclJvbGUSEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJEiAKBHJvbGUYAyABKA4yEi5wbS52MS5Qcm9qZWN0Um9sZRITCgd2ZXJzaW9uGAQgASgDQgIwAiIzCgxSZW1vdmVNZW1iZXISEgoKcHJvamVjdF9pZBgBIAEoCRIPCgd1c2VyX2lkGAIgASgJIiEKC0xpc3RNZW1iZXJzEhIKCnByb2plY3RfaWQYASABKAkiLwoOTWVtYmVyUmVzcG9uc2USHQoGbWVtYmVyGAEgASgLMg0ucG0udjEuTWVtYmVyIiwKCk1lbWJlckxpc3QSHgoHbWVtYmVycxgBIAMoCzINLnBtLnYxLk1lbWJlciLzAgoOQ3JlYXRlV29ya0l0ZW0SEgoKcHJvamVjdF9pZBgBIAEoCRIhCgR0eXBlGAIgASgOMhMucG0udjEuV29ya0l0ZW1UeXBlEhYKCXBhcmVudF9pZBgDIAEoCUgAiAEBEg0KBXRpdGxlGAQgASgJEhMKC2Rlc2NyaXB0aW9uGAUgASgJEioKBnN0YXR1cxgGIAEoDjIVLnBtLnYxLldvcmtJdGVtU3RhdHVzSAGIAQESJgoIcHJpb3JpdHkYByABKA4yDy5wbS52MS5Qcmlvcml0eUgCiAEBEhkKDHN0b3J5X3BvaW50cxgIIAEoDUgDiAEBEhUKCGFzc2lnbmVlGAkgASgJSASIAQESFgoJc3ByaW50X2lkGAogASgJSAWIAQFCDAoKX3BhcmVudF9pZEIJCgdfc3RhdHVzQgsKCV9wcmlvcml0eUIPCg1fc3RvcnlfcG9pbnRzQgsKCV9hc3NpZ25lZUIMCgpfc3ByaW50X2lkIr4DCg5VcGRhdGVXb3JrSXRlbRIUCgx3b3JrX2l0ZW1faWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISJgoEdHlwZRgDIAEoDjITLnBtLnYxLldvcmtJdGVtVHlwZUgAiAEBEiUKCXBhcmVudF9pZBgEIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoEhIKBXRpdGxlGAUgASgJSAGIAQESGAoLZGVzY3JpcHRpb24YBiABKAlIAogBARIqCgZzdGF0dXMYByABKA4yFS5wbS52MS5Xb3JrSXRlbVN0YXR1c0gDiAEBEiYKCHByaW9yaXR5GAggASgOMg8ucG0udjEuUHJpb3JpdHlIBIgBARIoCgxzdG9yeV9wb2ludHMYCSABKAsyEi5wbS52MS5Qb2ludHNQYXRjaBIkCghhc3NpZ25lZRgKIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoEiUKCXNwcmludF9pZBgLIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoQgcKBV90eXBlQggKBl90aXRsZUIOCgxfZGVzY3JpcHRpb25CCQoHX3N0YXR1c0ILCglfcHJpb3JpdHki4QEKDE1vdmVXb3JrSXRlbRIUCgx3b3JrX2l0ZW1faWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISKgoGc3RhdHVzGAMgASgOMhUucG0udjEuV29ya0l0ZW1TdGF0dXNIAIgBARIVCghhZnRlcl9pZBgEIAEoCUgBiAEBEhYKCWJlZm9yZV9pZBgFIAEoCUgCiAEBEiUKCXNwcmludF9pZBgGIAEoCzISLnBtLnYxLlN0cmluZ1BhdGNoQgkKB19zdGF0dXNCCwoJX2FmdGVyX2lkQgwKCl9iZWZvcmVfaWQiOwoORGVsZXRlV29ya0l0ZW0SFAoMd29ya19pdGVtX2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIiAKC0dldFdvcmtJdGVtEhEKCXdvcmtfaXRlbRgBIAEoCSKbAgoNTGlzdFdvcmtJdGVtcxISCgpwcm9qZWN0X2lkGAEgASgJEiIKBXR5cGVzGAIgAygOMhMucG0udjEuV29ya0l0ZW1UeXBlEicKCHN0YXR1c2VzGAMgAygOMhUucG0udjEuV29ya0l0ZW1TdGF0dXMSFgoJc3ByaW50X2lkGAQgASgJSACIAQESFQoIYXNzaWduZWUYBSABKAlIAYgBARIWCglwYXJlbnRfaWQYBiABKAlIAogBARIRCgR0ZXh0GAcgASgJSAOIAQESDQoFbGltaXQYCCABKA0SDgoGY3Vyc29yGAkgASgJQgwKCl9zcHJpbnRfaWRCCwoJX2Fzc2lnbmVlQgwKCl9wYXJlbnRfaWRCBwoFX3RleHQiNgoQV29ya0l0ZW1SZXNwb25zZRIiCgl3b3JrX2l0ZW0YASABKAsyDy5wbS52MS5Xb3JrSXRlbSJ6Cg5Xb3JrSXRlbURldGFpbBIiCgl3b3JrX2l0ZW0YASABKAsyDy5wbS52MS5Xb3JrSXRlbRIhCglhbmNlc3RvcnMYAiADKAsyDi5wbS52MS5JdGVtUmVmEiEKCGNoaWxkcmVuGAMgAygLMg8ucG0udjEuV29ya0l0ZW0iSAoMV29ya0l0ZW1MaXN0EiMKCndvcmtfaXRlbXMYASADKAsyDy5wbS52MS5Xb3JrSXRlbRITCgtuZXh0X2N1cnNvchgCIAEoCSKOAQoMQ3JlYXRlU3ByaW50EhIKCnByb2plY3RfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIMCgRnb2FsGAMgASgJEhoKCXN0YXJ0c19hdBgEIAEoA0ICMAJIAIgBARIYCgdlbmRzX2F0GAUgASgDQgIwAkgBiAEBQgwKCl9zdGFydHNfYXRCCgoIX2VuZHNfYXQitgEKDFVwZGF0ZVNwcmludBIRCglzcHJpbnRfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAISEQoEbmFtZRgDIAEoCUgAiAEBEhEKBGdvYWwYBCABKAlIAYgBARIjCglzdGFydHNfYXQYBSABKAsyEC5wbS52MS5UaW1lUGF0Y2gSIQoHZW5kc19hdBgGIAEoCzIQLnBtLnYxLlRpbWVQYXRjaEIHCgVfbmFtZUIHCgVfZ29hbCI1CgtTdGFydFNwcmludBIRCglzcHJpbnRfaWQYASABKAkSEwoHdmVyc2lvbhgCIAEoA0ICMAIicAoOQ29tcGxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACEh8KEm1vdmVfb3Blbl9pdGVtc190bxgDIAEoCUgAiAEBQhUKE19tb3ZlX29wZW5faXRlbXNfdG8iNgoMQ2FuY2VsU3ByaW50EhEKCXNwcmludF9pZBgBIAEoCRITCgd2ZXJzaW9uGAIgASgDQgIwAiI2CgxEZWxldGVTcHJpbnQSEQoJc3ByaW50X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIiEKC0xpc3RTcHJpbnRzEhIKCnByb2plY3RfaWQYASABKAkiHgoJR2V0U3ByaW50EhEKCXNwcmludF9pZBgBIAEoCSIvCg5TcHJpbnRSZXNwb25zZRIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQiLAoKU3ByaW50TGlzdBIeCgdzcHJpbnRzGAEgAygLMg0ucG0udjEuU3ByaW50IqUBCgxTcHJpbnREZXRhaWwSHQoGc3ByaW50GAEgASgLMg0ucG0udjEuU3ByaW50EiMKCndvcmtfaXRlbXMYAiADKAsyDy5wbS52MS5Xb3JrSXRlbRIUCgx0b3RhbF9wb2ludHMYAyABKA0SEwoLZG9uZV9wb2ludHMYBCABKA0SEgoKaXRlbV9jb3VudBgFIAEoDRISCgpkb25lX2NvdW50GAYgASgNIlAKD1NwcmludENvbXBsZXRlZBIdCgZzcHJpbnQYASABKAsyDS5wbS52MS5TcHJpbnQSHgoFbW92ZWQYAiADKAsyDy5wbS52MS5Xb3JrSXRlbSJCChFHZXRTcHJpbnRCdXJuZG93bhIRCglzcHJpbnRfaWQYASABKAkSGgoSdXRjX29mZnNldF9taW51dGVzGAIgASgRImcKC0J1cm5kb3duRGF5Eg8KA2RheRgBIAEoA0ICMAISGAoQcmVtYWluaW5nX3BvaW50cxgCIAEoDRIXCg9yZW1haW5pbmdfaXRlbXMYAyABKA0SFAoMc2NvcGVfcG9pbnRzGAQgASgNIlEKDlNwcmludEJ1cm5kb3duEh0KBnNwcmludBgBIAEoCzINLnBtLnYxLlNwcmludBIgCgRkYXlzGAIgAygLMhIucG0udjEuQnVybmRvd25EYXkiMAoKQWRkQ29tbWVudBIUCgx3b3JrX2l0ZW1faWQYASABKAkSDAoEYm9keRgCIAEoCSJECgtFZGl0Q29tbWVudBISCgpjb21tZW50X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACEgwKBGJvZHkYAyABKAkiOAoNRGVsZXRlQ29tbWVudBISCgpjb21tZW50X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIiQKDExpc3RDb21tZW50cxIUCgx3b3JrX2l0ZW1faWQYASABKAkiMgoPQ29tbWVudFJlc3BvbnNlEh8KB2NvbW1lbnQYASABKAsyDi5wbS52MS5Db21tZW50Ii8KC0NvbW1lbnRMaXN0EiAKCGNvbW1lbnRzGAEgAygLMg4ucG0udjEuQ29tbWVudCI3CgpTdGFydFRpbWVyEhQKDHdvcmtfaXRlbV9pZBgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCSILCglTdG9wVGltZXIiZAoNVGltZXJSZXNwb25zZRIfCgVlbnRyeRgBIAEoCzIQLnBtLnYxLlRpbWVFbnRyeRImCgdzdG9wcGVkGAIgASgLMhAucG0udjEuVGltZUVudHJ5SACIAQFCCgoIX3N0b3BwZWQipwEKDEFkZFRpbWVFbnRyeRIUCgx3b3JrX2l0ZW1faWQYASABKAkSFgoKc3RhcnRlZF9hdBgCIAEoA0ICMAISGQoIZW5kZWRfYXQYAyABKANCAjACSACIAQESHAoLZHVyYXRpb25fbXMYBCABKANCAjACSAGIAQESEwoLZGVzY3JpcHRpb24YBSABKAlCCwoJX2VuZGVkX2F0Qg4KDF9kdXJhdGlvbl9tcyK5AQoNRWRpdFRpbWVFbnRyeRIVCg10aW1lX2VudHJ5X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACEhsKCnN0YXJ0ZWRfYXQYAyABKANCAjACSACIAQESGQoIZW5kZWRfYXQYBCABKANCAjACSAGIAQESGAoLZGVzY3JpcHRpb24YBSABKAlIAogBAUINCgtfc3RhcnRlZF9hdEILCglfZW5kZWRfYXRCDgoMX2Rlc2NyaXB0aW9uIj0KD0RlbGV0ZVRpbWVFbnRyeRIVCg10aW1lX2VudHJ5X2lkGAEgASgJEhMKB3ZlcnNpb24YAiABKANCAjACIpsBCg9MaXN0VGltZUVudHJpZXMSGQoMd29ya19pdGVtX2lkGAEgASgJSACIAQESFAoHdXNlcl9pZBgCIAEoCUgBiAEBEhUKBGZyb20YAyABKANCAjACSAKIAQESEwoCdG8YBCABKANCAjACSAOIAQFCDwoNX3dvcmtfaXRlbV9pZEIKCghfdXNlcl9pZEIHCgVfZnJvbUIFCgNfdG8iNAoRVGltZUVudHJ5UmVzcG9uc2USHwoFZW50cnkYASABKAsyEC5wbS52MS5UaW1lRW50cnkiMgoNVGltZUVudHJ5TGlzdBIhCgdlbnRyaWVzGAEgAygLMhAucG0udjEuVGltZUVudHJ5IhEKD0dldFJ1bm5pbmdUaW1lciI+CgxSdW5uaW5nVGltZXISJAoFZW50cnkYASABKAsyEC5wbS52MS5UaW1lRW50cnlIAIgBAUIICgZfZW50cnkiXwoNR2V0VGltZVRvdGFscxISCgpwcm9qZWN0X2lkGAEgASgJEhUKBGZyb20YAiABKANCAjACSACIAQESEwoCdG8YAyABKANCAjACSAGIAQFCBwoFX2Zyb21CBQoDX3RvIkQKCUl0ZW1Ub3RhbBIUCgx3b3JrX2l0ZW1faWQYASABKAkSCwoDa2V5GAIgASgJEhQKCHRvdGFsX21zGAMgASgDQgIwAiIyCglVc2VyVG90YWwSDwoHdXNlcl9pZBgBIAEoCRIUCgh0b3RhbF9tcxgCIAEoA0ICMAIiagoKVGltZVRvdGFscxIiCghwZXJfaXRlbRgBIAMoCzIQLnBtLnYxLkl0ZW1Ub3RhbBIiCghwZXJfdXNlchgCIAMoCzIQLnBtLnYxLlVzZXJUb3RhbBIUCgh0b3RhbF9tcxgDIAEoA0ICMAIiXQoNQWRkRGVwZW5kZW5jeRITCgtibG9ja2luZ19pZBgBIAEoCRISCgpibG9ja2VkX2lkGAIgASgJEiMKBHR5cGUYAyABKA4yFS5wbS52MS5EZXBlbmRlbmN5VHlwZSIpChBSZW1vdmVEZXBlbmRlbmN5EhUKDWRlcGVuZGVuY3lfaWQYASABKAkiKAoQTGlzdERlcGVuZGVuY2llcxIUCgx3b3JrX2l0ZW1faWQYASABKAkiOwoSRGVwZW5kZW5jeVJlc3BvbnNlEiUKCmRlcGVuZGVuY3kYASABKAsyES5wbS52MS5EZXBlbmRlbmN5IoABCg5EZXBlbmRlbmN5TGlzdBIlCgpibG9ja2VkX2J5GAEgAygLMhEucG0udjEuRGVwZW5kZW5jeRIjCghibG9ja2luZxgCIAMoCzIRLnBtLnYxLkRlcGVuZGVuY3kSIgoHcmVsYXRlZBgDIAMoCzIRLnBtLnYxLkRlcGVuZGVuY3ki+AEKDExpc3RBY3Rpdml0eRISCgpwcm9qZWN0X2lkGAEgASgJEiYKBmVudGl0eRgCIAEoDjIRLnBtLnYxLkVudGl0eUtpbmRIAIgBARIWCgllbnRpdHlfaWQYAyABKAlIAYgBARIUCgd1c2VyX2lkGAQgASgJSAKIAQESFQoEZnJvbRgFIAEoA0ICMAJIA4gBARITCgJ0bxgGIAEoA0ICMAJIBIgBARINCgVsaW1pdBgHIAEoDRIOCgZjdXJzb3IYCCABKAlCCQoHX2VudGl0eUIMCgpfZW50aXR5X2lkQgoKCF91c2VyX2lkQgcKBV9mcm9tQgUKA190byJKCgxBY3Rpdml0eUxpc3QSJQoHZW50cmllcxgBIAMoCzIULnBtLnYxLkFjdGl2aXR5RW50cnkSEwoLbmV4dF9jdXJzb3IYAiABKAlCCKoCBVBtLlYxYgZwcm90bzM", [file_pm_v1_entities]);
 
 /**
  * Sets or clears a nullable text field in an update: absent patch = leave unchanged; a patch with
@@ -1318,6 +1318,98 @@ export const SprintCompletedSchema: GenMessage<SprintCompleted> = /*@__PURE__*/
   messageDesc(file_pm_v1_commands, 47);
 
 /**
+ * The burndown of a sprint: for each day from its start (its `starts_at`, else when it was
+ * created) to its end (`ends_at`, today while it runs, or when it was completed or cancelled), the
+ * points and items of the sprint not yet done at the end of that day. Rebuilt from the activity
+ * history, so scope added or removed mid-sprint, re-estimates and reopened items show when they
+ * happened; a completed sprint keeps its chart.
+ *
+ * @generated from message pm.v1.GetSprintBurndown
+ */
+export type GetSprintBurndown = Message<"pm.v1.GetSprintBurndown"> & {
+  /**
+   * @generated from field: string sprint_id = 1;
+   */
+  sprintId: string;
+
+  /**
+   * Day boundaries in the viewer's time zone: minutes east of UTC (-840 to 840).
+   *
+   * @generated from field: sint32 utc_offset_minutes = 2;
+   */
+  utcOffsetMinutes: number;
+};
+
+/**
+ * Describes the message pm.v1.GetSprintBurndown.
+ * Use `create(GetSprintBurndownSchema)` to create a new message.
+ */
+export const GetSprintBurndownSchema: GenMessage<GetSprintBurndown> = /*@__PURE__*/
+  messageDesc(file_pm_v1_commands, 48);
+
+/**
+ * @generated from message pm.v1.BurndownDay
+ */
+export type BurndownDay = Message<"pm.v1.BurndownDay"> & {
+  /**
+   * The start of the day (ms).
+   *
+   * @generated from field: int64 day = 1 [jstype = JS_NUMBER];
+   */
+  day: bigint;
+
+  /**
+   * Points and items of the sprint not done at the end of the day (or now, for today).
+   *
+   * @generated from field: uint32 remaining_points = 2;
+   */
+  remainingPoints: number;
+
+  /**
+   * @generated from field: uint32 remaining_items = 3;
+   */
+  remainingItems: number;
+
+  /**
+   * Points of every item in the sprint that day, done or not.
+   *
+   * @generated from field: uint32 scope_points = 4;
+   */
+  scopePoints: number;
+};
+
+/**
+ * Describes the message pm.v1.BurndownDay.
+ * Use `create(BurndownDaySchema)` to create a new message.
+ */
+export const BurndownDaySchema: GenMessage<BurndownDay> = /*@__PURE__*/
+  messageDesc(file_pm_v1_commands, 49);
+
+/**
+ * @generated from message pm.v1.SprintBurndown
+ */
+export type SprintBurndown = Message<"pm.v1.SprintBurndown"> & {
+  /**
+   * @generated from field: pm.v1.Sprint sprint = 1;
+   */
+  sprint?: Sprint | undefined;
+
+  /**
+   * One entry per day, oldest first; days after today are left out.
+   *
+   * @generated from field: repeated pm.v1.BurndownDay days = 2;
+   */
+  days: BurndownDay[];
+};
+
+/**
+ * Describes the message pm.v1.SprintBurndown.
+ * Use `create(SprintBurndownSchema)` to create a new message.
+ */
+export const SprintBurndownSchema: GenMessage<SprintBurndown> = /*@__PURE__*/
+  messageDesc(file_pm_v1_commands, 50);
+
+/**
  * @generated from message pm.v1.AddComment
  */
 export type AddComment = Message<"pm.v1.AddComment"> & {
@@ -1337,7 +1429,7 @@ export type AddComment = Message<"pm.v1.AddComment"> & {
  * Use `create(AddCommentSchema)` to create a new message.
  */
 export const AddCommentSchema: GenMessage<AddComment> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 48);
+  messageDesc(file_pm_v1_commands, 51);
 
 /**
  * @generated from message pm.v1.EditComment
@@ -1364,7 +1456,7 @@ export type EditComment = Message<"pm.v1.EditComment"> & {
  * Use `create(EditCommentSchema)` to create a new message.
  */
 export const EditCommentSchema: GenMessage<EditComment> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 49);
+  messageDesc(file_pm_v1_commands, 52);
 
 /**
  * @generated from message pm.v1.DeleteComment
@@ -1386,7 +1478,7 @@ export type DeleteComment = Message<"pm.v1.DeleteComment"> & {
  * Use `create(DeleteCommentSchema)` to create a new message.
  */
 export const DeleteCommentSchema: GenMessage<DeleteComment> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 50);
+  messageDesc(file_pm_v1_commands, 53);
 
 /**
  * @generated from message pm.v1.ListComments
@@ -1403,7 +1495,7 @@ export type ListComments = Message<"pm.v1.ListComments"> & {
  * Use `create(ListCommentsSchema)` to create a new message.
  */
 export const ListCommentsSchema: GenMessage<ListComments> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 51);
+  messageDesc(file_pm_v1_commands, 54);
 
 /**
  * @generated from message pm.v1.CommentResponse
@@ -1420,7 +1512,7 @@ export type CommentResponse = Message<"pm.v1.CommentResponse"> & {
  * Use `create(CommentResponseSchema)` to create a new message.
  */
 export const CommentResponseSchema: GenMessage<CommentResponse> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 52);
+  messageDesc(file_pm_v1_commands, 55);
 
 /**
  * @generated from message pm.v1.CommentList
@@ -1437,7 +1529,7 @@ export type CommentList = Message<"pm.v1.CommentList"> & {
  * Use `create(CommentListSchema)` to create a new message.
  */
 export const CommentListSchema: GenMessage<CommentList> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 53);
+  messageDesc(file_pm_v1_commands, 56);
 
 /**
  * Starts the caller's timer on an item; a timer already running for the caller is stopped in the
@@ -1462,7 +1554,7 @@ export type StartTimer = Message<"pm.v1.StartTimer"> & {
  * Use `create(StartTimerSchema)` to create a new message.
  */
 export const StartTimerSchema: GenMessage<StartTimer> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 54);
+  messageDesc(file_pm_v1_commands, 57);
 
 /**
  * Stops the caller's running timer.
@@ -1477,7 +1569,7 @@ export type StopTimer = Message<"pm.v1.StopTimer"> & {
  * Use `create(StopTimerSchema)` to create a new message.
  */
 export const StopTimerSchema: GenMessage<StopTimer> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 55);
+  messageDesc(file_pm_v1_commands, 58);
 
 /**
  * @generated from message pm.v1.TimerResponse
@@ -1503,7 +1595,7 @@ export type TimerResponse = Message<"pm.v1.TimerResponse"> & {
  * Use `create(TimerResponseSchema)` to create a new message.
  */
 export const TimerResponseSchema: GenMessage<TimerResponse> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 56);
+  messageDesc(file_pm_v1_commands, 59);
 
 /**
  * A finished entry: `started_at` plus either `ended_at` or `duration_ms`.
@@ -1542,7 +1634,7 @@ export type AddTimeEntry = Message<"pm.v1.AddTimeEntry"> & {
  * Use `create(AddTimeEntrySchema)` to create a new message.
  */
 export const AddTimeEntrySchema: GenMessage<AddTimeEntry> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 57);
+  messageDesc(file_pm_v1_commands, 60);
 
 /**
  * @generated from message pm.v1.EditTimeEntry
@@ -1579,7 +1671,7 @@ export type EditTimeEntry = Message<"pm.v1.EditTimeEntry"> & {
  * Use `create(EditTimeEntrySchema)` to create a new message.
  */
 export const EditTimeEntrySchema: GenMessage<EditTimeEntry> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 58);
+  messageDesc(file_pm_v1_commands, 61);
 
 /**
  * @generated from message pm.v1.DeleteTimeEntry
@@ -1601,7 +1693,7 @@ export type DeleteTimeEntry = Message<"pm.v1.DeleteTimeEntry"> & {
  * Use `create(DeleteTimeEntrySchema)` to create a new message.
  */
 export const DeleteTimeEntrySchema: GenMessage<DeleteTimeEntry> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 59);
+  messageDesc(file_pm_v1_commands, 62);
 
 /**
  * Entries of one work item, or of one user (default: the caller) over [from, to).
@@ -1635,7 +1727,7 @@ export type ListTimeEntries = Message<"pm.v1.ListTimeEntries"> & {
  * Use `create(ListTimeEntriesSchema)` to create a new message.
  */
 export const ListTimeEntriesSchema: GenMessage<ListTimeEntries> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 60);
+  messageDesc(file_pm_v1_commands, 63);
 
 /**
  * @generated from message pm.v1.TimeEntryResponse
@@ -1652,7 +1744,7 @@ export type TimeEntryResponse = Message<"pm.v1.TimeEntryResponse"> & {
  * Use `create(TimeEntryResponseSchema)` to create a new message.
  */
 export const TimeEntryResponseSchema: GenMessage<TimeEntryResponse> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 61);
+  messageDesc(file_pm_v1_commands, 64);
 
 /**
  * @generated from message pm.v1.TimeEntryList
@@ -1669,7 +1761,7 @@ export type TimeEntryList = Message<"pm.v1.TimeEntryList"> & {
  * Use `create(TimeEntryListSchema)` to create a new message.
  */
 export const TimeEntryListSchema: GenMessage<TimeEntryList> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 62);
+  messageDesc(file_pm_v1_commands, 65);
 
 /**
  * @generated from message pm.v1.GetRunningTimer
@@ -1682,7 +1774,7 @@ export type GetRunningTimer = Message<"pm.v1.GetRunningTimer"> & {
  * Use `create(GetRunningTimerSchema)` to create a new message.
  */
 export const GetRunningTimerSchema: GenMessage<GetRunningTimer> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 63);
+  messageDesc(file_pm_v1_commands, 66);
 
 /**
  * @generated from message pm.v1.RunningTimer
@@ -1699,7 +1791,7 @@ export type RunningTimer = Message<"pm.v1.RunningTimer"> & {
  * Use `create(RunningTimerSchema)` to create a new message.
  */
 export const RunningTimerSchema: GenMessage<RunningTimer> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 64);
+  messageDesc(file_pm_v1_commands, 67);
 
 /**
  * Finished time in a project over [from, to), per work item and per user.
@@ -1728,7 +1820,7 @@ export type GetTimeTotals = Message<"pm.v1.GetTimeTotals"> & {
  * Use `create(GetTimeTotalsSchema)` to create a new message.
  */
 export const GetTimeTotalsSchema: GenMessage<GetTimeTotals> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 65);
+  messageDesc(file_pm_v1_commands, 68);
 
 /**
  * @generated from message pm.v1.ItemTotal
@@ -1755,7 +1847,7 @@ export type ItemTotal = Message<"pm.v1.ItemTotal"> & {
  * Use `create(ItemTotalSchema)` to create a new message.
  */
 export const ItemTotalSchema: GenMessage<ItemTotal> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 66);
+  messageDesc(file_pm_v1_commands, 69);
 
 /**
  * @generated from message pm.v1.UserTotal
@@ -1777,7 +1869,7 @@ export type UserTotal = Message<"pm.v1.UserTotal"> & {
  * Use `create(UserTotalSchema)` to create a new message.
  */
 export const UserTotalSchema: GenMessage<UserTotal> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 67);
+  messageDesc(file_pm_v1_commands, 70);
 
 /**
  * @generated from message pm.v1.TimeTotals
@@ -1804,7 +1896,7 @@ export type TimeTotals = Message<"pm.v1.TimeTotals"> & {
  * Use `create(TimeTotalsSchema)` to create a new message.
  */
 export const TimeTotalsSchema: GenMessage<TimeTotals> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 68);
+  messageDesc(file_pm_v1_commands, 71);
 
 /**
  * @generated from message pm.v1.AddDependency
@@ -1831,7 +1923,7 @@ export type AddDependency = Message<"pm.v1.AddDependency"> & {
  * Use `create(AddDependencySchema)` to create a new message.
  */
 export const AddDependencySchema: GenMessage<AddDependency> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 69);
+  messageDesc(file_pm_v1_commands, 72);
 
 /**
  * @generated from message pm.v1.RemoveDependency
@@ -1848,7 +1940,7 @@ export type RemoveDependency = Message<"pm.v1.RemoveDependency"> & {
  * Use `create(RemoveDependencySchema)` to create a new message.
  */
 export const RemoveDependencySchema: GenMessage<RemoveDependency> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 70);
+  messageDesc(file_pm_v1_commands, 73);
 
 /**
  * @generated from message pm.v1.ListDependencies
@@ -1865,7 +1957,7 @@ export type ListDependencies = Message<"pm.v1.ListDependencies"> & {
  * Use `create(ListDependenciesSchema)` to create a new message.
  */
 export const ListDependenciesSchema: GenMessage<ListDependencies> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 71);
+  messageDesc(file_pm_v1_commands, 74);
 
 /**
  * @generated from message pm.v1.DependencyResponse
@@ -1882,7 +1974,7 @@ export type DependencyResponse = Message<"pm.v1.DependencyResponse"> & {
  * Use `create(DependencyResponseSchema)` to create a new message.
  */
 export const DependencyResponseSchema: GenMessage<DependencyResponse> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 72);
+  messageDesc(file_pm_v1_commands, 75);
 
 /**
  * @generated from message pm.v1.DependencyList
@@ -1913,7 +2005,7 @@ export type DependencyList = Message<"pm.v1.DependencyList"> & {
  * Use `create(DependencyListSchema)` to create a new message.
  */
 export const DependencyListSchema: GenMessage<DependencyList> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 73);
+  messageDesc(file_pm_v1_commands, 76);
 
 /**
  * Who changed what, newest first: one entry per changed field. The same query as the REST
@@ -1980,7 +2072,7 @@ export type ListActivity = Message<"pm.v1.ListActivity"> & {
  * Use `create(ListActivitySchema)` to create a new message.
  */
 export const ListActivitySchema: GenMessage<ListActivity> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 74);
+  messageDesc(file_pm_v1_commands, 77);
 
 /**
  * @generated from message pm.v1.ActivityList
@@ -2004,5 +2096,5 @@ export type ActivityList = Message<"pm.v1.ActivityList"> & {
  * Use `create(ActivityListSchema)` to create a new message.
  */
 export const ActivityListSchema: GenMessage<ActivityList> = /*@__PURE__*/
-  messageDesc(file_pm_v1_commands, 75);
+  messageDesc(file_pm_v1_commands, 78);
 
