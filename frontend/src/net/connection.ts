@@ -122,12 +122,21 @@ export class Connection {
   /** Opens the socket; after `close` it starts over (React's development mode mounts twice). */
   start(): void {
     if (this.status.state === "closed") this.setStatus({ state: "connecting", attempt: 0, closedReason: undefined });
+    if (typeof window !== "undefined") window.addEventListener("online", this.onOnline);
     this.open();
   }
+
+  /** The browser is back online: try now instead of waiting out the backoff. */
+  private onOnline = (): void => {
+    if (this.status.state !== "reconnecting" && this.status.state !== "offline") return;
+    clearTimeout(this.reconnectTimer);
+    this.open();
+  };
 
   /** Closes for good (sign out). Unsent mutations are refused, visibly, through their promises. */
   close(reason = "signed out"): void {
     this.setStatus({ state: "closed", closedReason: reason });
+    if (typeof window !== "undefined") window.removeEventListener("online", this.onOnline);
     clearTimeout(this.reconnectTimer);
     clearInterval(this.heartbeatTimer);
     const s = this.socket;
