@@ -130,7 +130,10 @@ export class Connection {
   private onOnline = (): void => {
     if (this.status.state !== "reconnecting" && this.status.state !== "offline") return;
     clearTimeout(this.reconnectTimer);
+    const stale = this.socket;
+    this.socket = null;
     this.open();
+    stale?.close(1000, "reconnecting");
   };
 
   /** Closes for good (sign out). Unsent mutations are refused, visibly, through their promises. */
