@@ -170,8 +170,8 @@ describe("two people on one board", () => {
     // An edited title.
     await annBoard.card("SHOP-15").click();
     await ann.waitForURL(/\/p\/SHOP\/board\/SHOP-15$/);
-    await new ItemPanel(ann).setTitle("Saved payment methods, for real");
-    await eventually(() => bobBoard.card("SHOP-15").getByText("Saved payment methods, for real").count(), 1);
+    await new ItemPanel(ann).setTitle("Saved cards and wallets");
+    await eventually(() => bobBoard.card("SHOP-15").getByText("Saved cards and wallets").count(), 1);
 
     // A new comment, live in the other's open panel.
     await bobBoard.card("SHOP-15").click();
@@ -179,11 +179,13 @@ describe("two people on one board", () => {
     await new ItemPanel(ann).addComment("Shipping this on **Friday**.");
     await new ItemPanel(bob).comment("Shipping this on Friday.").waitFor();
     await eventually(() => ann.getByRole("textbox", { name: "New comment" }).inputValue(), "");
+    await ann.mouse.move(0, 0);
+    await new ItemPanel(ann).root().locator(".mantine-ScrollArea-viewport").first().evaluate((e) => e.scrollTo(0, 0));
     await ann.screenshot({ path: `${SHOTS}/work-item.png` });
 
     // The item's history, read over /ws.
     await new ItemPanel(ann).root().getByRole("tab", { name: "History" }).click();
-    await new ItemPanel(ann).root().getByText(/changed title from .* to Saved payment methods, for real/).waitFor();
+    await new ItemPanel(ann).root().getByText(/changed title from .* to Saved cards and wallets/).waitFor();
 
     const dark = await open("/p/SHOP/backlog", demoToken(), { colorScheme: "dark" });
     await new Backlog(dark).row(/^SHOP-1 /).waitFor();
