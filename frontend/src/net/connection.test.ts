@@ -236,6 +236,51 @@ describe("connection", () => {
     expect(s.last().command.case).toBe("getSnapshot");
   });
 
+  it("after a queue overflow subscribes again and takes a fresh snapshot of every watched project", async () => {
+    const store = new ProjectStore(P);
+    store.applySnapshot(create(SnapshotSchema, { seq: 5n, historyEpoch: "e1" }));
+    conn.watch(store);
+    const s = sockets[0]!;
+    s.welcome("e1");
+    await settle();
+    s.reply(s.last().requestId, { case: "subscribed", value: { projectId: P, historyEpoch: "e1" } });
+    await settle();
+    s.deliver({ case: "resyncRequired", value: { projectId: "", reason: ResyncReason.QUEUE_OVERFLOW } });
+    await settle();
+    const sub = s.last();
+    expect(sub.command.case === "subscribe" && sub.command.value.projectId).toBe(P);
+    s.reply(sub.requestId, { case: "subscribed", value: { projectId: P, historyEpoch: "e1" } });
+    await settle();
+    expect(s.last().command.case).toBe("getSnapshot");
+    s.reply(s.last().requestId, { case: "snapshot", value: create(SnapshotSchema, { seq: 40n, historyEpoch: "e1" }) });
+    await settle();
+    expect(store.resumePoint()).toEqual({ since: 40n, epoch: "e1" });
+  });
+
+  it("routes events to the store of their project only", async () => {
+    const a = new ProjectStore("a");
+    const b = new ProjectStore("b");
+    a.applySnapshot(create(SnapshotSchema, { seq: 1n, historyEpoch: "e1" }));
+    b.applySnapshot(create(SnapshotSchema, { seq: 1n, historyEpoch: "e1" }));
+    conn.watch(a);
+    conn.watch(b);
+    const s = sockets[0]!;
+    s.deliver({ case: "event", value: { seq: 2n, projectId: "b", change: { change: { case: "workItem", value: { ...item("9", 1n), projectId: "b" } } } } });
+    expect(a.item("9")).toBeUndefined();
+    expect(b.item("9")).toBeDefined();
+  });
+
+  it("closes a socket whose heartbeat ping goes unanswered, and reconnects", async () => {
+    const s = sockets[0]!;
+    s.welcome();
+    await settle();
+    vi.advanceTimersByTime(60_000); // the heartbeat interval announced in Welcome
+    expect(s.last().command.case).toBe("ping");
+    vi.advanceTimersByTime(5_000); // the request timeout
+    await settle();
+    expect(s.closed).toBe(true);
+  });
+
   it("queues mutations made while disconnected and sends them once, with their original ids, after resuming", async () => {
     const store = new ProjectStore(P, conn);
     store.applySnapshot(create(SnapshotSchema, { seq: 5n, workItems: [item("1", 1n)], historyEpoch: "e1" }));
