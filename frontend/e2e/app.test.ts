@@ -69,10 +69,14 @@ describe("signing in", () => {
     await page.getByRole("heading", { name: "Sign in to pm" }).waitFor();
     await page.screenshot({ path: `${SHOTS}/sign-in.png` });
 
+    // The printed link lands on the demo project's board (its only project).
     await page.goto(server.signInLink);
     const app = new App(page);
     await eventually(() => app.signedInAs().textContent(), "demo · Admin");
+    await page.waitForURL(/\/p\/SHOP\/board$/);
     expect(page.url()).not.toContain("token=");
+    await settledBoard(page);
+    await page.getByRole("link", { name: "Projects" }).click();
     await page.getByRole("table", { name: "Projects" }).getByRole("link", { name: "Web shop" }).waitFor();
 
     await page.reload();

@@ -2,7 +2,8 @@ import { useEffect, useState } from "react";
 import { Navigate, Route, Routes } from "react-router-dom";
 import { SignIn } from "../features/signin/SignIn";
 import { clearToken, isExpired, storeToken, storedToken, takeTokenFromUrl } from "./token";
-import { SessionProvider } from "./session";
+import { SessionProvider, useProjects } from "./session";
+import { lastProject } from "./recent";
 import { Shell } from "./Shell";
 
 function initialToken(): { token: string | null; message?: string } {
@@ -56,10 +57,20 @@ export function App() {
       }}
     >
       <Routes>
-        <Route path="/" element={<Navigate to="/projects" replace />} />
+        <Route path="/" element={<Home />} />
         <Route path="/signin" element={<Navigate to="/projects" replace />} />
         <Route path="/*" element={<Shell />} />
       </Routes>
     </SessionProvider>
   );
+}
+
+/** Where the sign-in link lands: the project last open in this browser, the only project, or the list. */
+function Home() {
+  const list = useProjects();
+  if (!list.loaded) return null;
+  const keys = list.projects.map((r) => r.project?.key ?? "");
+  const last = lastProject();
+  const key = last && keys.includes(last) ? last : keys.length === 1 ? keys[0] : undefined;
+  return <Navigate to={key ? `/p/${key}/board` : "/projects"} replace />;
 }

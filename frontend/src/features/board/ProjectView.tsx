@@ -12,6 +12,7 @@ import type { ProjectStore } from "../../store/project";
 import { ConnectionIndicator } from "../../ui/ConnectionIndicator";
 import { ErrorBoundary } from "../../ui/ErrorBoundary";
 import { initials } from "../../ui/chips";
+import { rememberProject } from "../../app/recent";
 import { Backlog } from "../backlog/Backlog";
 import { ConflictDialog } from "../item/ConflictDialog";
 import { ItemPanel } from "../item/ItemPanel";
@@ -67,6 +68,7 @@ export function ProjectView() {
     }
     return <LoadingView />;
   }
+  rememberProject(entry.project.key);
   const store = session.store(entry.project.id);
   store.myRole = entry.myRole;
   const base = `/p/${entry.project.key}/${view}`;
