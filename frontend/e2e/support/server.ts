@@ -2,11 +2,15 @@
 // from its own output, readiness polled on /ready (no sleeps), and kill/restart on the same port and
 // data directory to test resuming.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { webcrypto } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import WebSocket from "ws";
 import { Connection, type SocketLike } from "../../src/net/connection";
+
+// Request ids come from crypto.randomUUID, global from Node 19 on; Debian's Node 18 needs this.
+if (!globalThis.crypto) Object.assign(globalThis, { crypto: webcrypto });
 
 const FRONTEND = resolve(__dirname, "../..");
 export const SERVER_BIN = resolve(FRONTEND, process.env.PM_SERVER_BIN ?? "../target/debug/pm-server");
