@@ -23,6 +23,7 @@ mod lookup;
 mod metrics;
 mod mutation;
 mod rate;
+pub mod query;
 pub mod read;
 mod service;
 mod subscription;

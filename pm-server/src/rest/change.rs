@@ -15,9 +15,7 @@ use super::query::{FromQuery, Params, QueryReader};
 use super::view::{self, Derived, Descriptions};
 use crate::state::AppState;
 
-/// Changes per page unless asked otherwise, and the most a page holds.
-const PAGE: u32 = 100;
-const PAGE_MAX: u32 = 500;
+use pm_ws::query::{CHANGE_PAGE as PAGE, CHANGE_PAGE_MAX as PAGE_MAX};
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
