@@ -170,7 +170,7 @@ pub(crate) async fn list(
     }))
 }
 
-fn gone_message(since: u64, gap: &FeedGap) -> String {
+pub(crate) fn gone_message(since: u64, gap: &FeedGap) -> String {
     let reload = "reload and poll from the seq and history_epoch of a fresh project context";
     match gap {
         FeedGap::TooOld { oldest } => format!(
@@ -188,7 +188,7 @@ fn gone_message(since: u64, gap: &FeedGap) -> String {
     }
 }
 
-fn event(e: &pb::Event, descriptions: Descriptions) -> ChangeEvent {
+pub(crate) fn event(e: &pb::Event, descriptions: Descriptions) -> ChangeEvent {
     let change = e
         .change
         .as_ref()

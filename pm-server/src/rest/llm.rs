@@ -6,10 +6,10 @@ use pm_ws::query;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::reader;
 use super::auth::Caller;
 use super::error::{ApiError, Common};
 use super::query::{FromQuery, Params, QueryReader};
+use super::reader;
 use super::view::string_enum;
 use crate::state::AppState;
 

@@ -10,9 +10,9 @@ use pm_proto::{field, pb};
 use crate::access::require;
 use crate::lookup;
 use crate::mutation::{Diff, Mutation};
-use crate::service::Read;
 use crate::query;
 use crate::query::hide_unreadable;
+use crate::service::Read;
 use crate::view::ProjectDerived;
 use crate::{Error, Result};
 

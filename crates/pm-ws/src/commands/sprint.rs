@@ -9,8 +9,8 @@ use crate::access::require;
 use crate::commands::work_item::save as save_item;
 use crate::lookup;
 use crate::mutation::{Diff, Mutation};
-use crate::service::Read;
 use crate::query::{self, hide_unreadable};
+use crate::service::Read;
 use crate::view;
 use crate::{Error, Result};
 

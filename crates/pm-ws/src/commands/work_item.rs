@@ -11,8 +11,8 @@ use pm_proto::{WireEnum, field, pb};
 use crate::access::require;
 use crate::lookup;
 use crate::mutation::{Diff, Mutation};
-use crate::service::Read;
 use crate::query::{self, hide_unreadable};
+use crate::service::Read;
 use crate::view;
 use crate::{Error, Result};
 

@@ -102,11 +102,11 @@ pub async fn search(
         let batch = work_item::list(conn, project.id, &filter).await?;
         let exhausted = batch.len() <= page_len;
         filter.after_number = batch.last().map(|i| i.key.number);
-        items.extend(
-            batch
-                .into_iter()
-                .filter(|i| search.blocked.is_none_or(|b| derivations.is_blocked(&i.id) == b)),
-        );
+        items.extend(batch.into_iter().filter(|i| {
+            search
+                .blocked
+                .is_none_or(|b| derivations.is_blocked(&i.id) == b)
+        }));
         if items.len() > page_len || exhausted {
             break;
         }
@@ -203,7 +203,11 @@ pub async fn family(conn: &mut SqliteConnection, item: WorkItem) -> Result<Famil
 
 /// Everything around `item` (found with [`find_readable`]): its [`Family`], links, comments, time
 /// and recent activity.
-pub async fn detail(conn: &mut SqliteConnection, item: WorkItem, project: Project) -> Result<Detail> {
+pub async fn detail(
+    conn: &mut SqliteConnection,
+    item: WorkItem,
+    project: Project,
+) -> Result<Detail> {
     let Family {
         item,
         ancestors,
@@ -234,7 +238,9 @@ pub async fn detail(conn: &mut SqliteConnection, item: WorkItem, project: Projec
     let mut running = Vec::new();
     for e in entries {
         match e.duration_ms {
-            Some(ms) if e.ended_at.is_some() => *per_user.entry(e.user_id.clone()).or_default() += ms,
+            Some(ms) if e.ended_at.is_some() => {
+                *per_user.entry(e.user_id.clone()).or_default() += ms
+            }
             _ => running.push(e),
         }
     }
@@ -264,4 +270,26 @@ pub async fn detail(conn: &mut SqliteConnection, item: WorkItem, project: Projec
         comment_count,
         activity,
     })
+}
+
+/// The keys of the live items among `ids` (for surfaces that name items by key, such as an item's
+/// parent in a compact view). Ids of deleted items are left out.
+pub async fn keys(
+    conn: &mut SqliteConnection,
+    ids: impl IntoIterator<Item = pm_core::WorkItemId>,
+) -> Result<HashMap<pm_core::WorkItemId, pm_core::ItemKey>> {
+    let mut keys = HashMap::new();
+    for id in ids {
+        if keys.contains_key(&id) {
+            continue;
+        }
+        match work_item::get(conn, id).await {
+            Ok(item) => {
+                keys.insert(id, item.key);
+            }
+            Err(pm_db::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(keys)
 }
