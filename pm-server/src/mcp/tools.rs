@@ -1199,13 +1199,8 @@ impl PmTools {
                     assignee: patch(p.assignee, clear("assignee")),
                     sprint_id: patch(p.sprint_id, clear("sprint")),
                 });
-                self.write(
-                    &parts,
-                    p.request_id,
-                    command,
-                    Some((p.item.as_str(), p.version)),
-                )
-                .await
+                self.write(&parts, p.request_id, command, Some(p.version))
+                    .await
             }
             .await,
         )
@@ -1233,13 +1228,8 @@ impl PmTools {
                     before_id: p.before,
                     sprint_id: None,
                 });
-                self.write(
-                    &parts,
-                    p.request_id,
-                    command,
-                    Some((p.item.as_str(), p.version)),
-                )
-                .await
+                self.write(&parts, p.request_id, command, Some(p.version))
+                    .await
             }
             .await,
         )
@@ -1459,14 +1449,14 @@ fn caller(parts: &axum::http::request::Parts) -> Result<Identity, String> {
 
 impl PmTools {
     /// Runs `command` as `/ws` would (no origin connection: every subscriber gets the events) and
-    /// renders its reply. `versioned` names the item and version of an update or move, so a stale
-    /// version can be explained.
+    /// renders its reply. `versioned` is the item version an update or move was sent with, so a
+    /// stale version can be explained.
     async fn write(
         &self,
         parts: &axum::http::request::Parts,
         request_id: Option<String>,
         command: Command,
-        versioned: Option<(&str, i64)>,
+        versioned: Option<i64>,
     ) -> Result<CallToolResult, String> {
         let caller = caller(parts)?;
         let request_id = request_id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
@@ -1484,14 +1474,9 @@ impl PmTools {
 
     /// A refused write, for the model; a stale version lists the current values and what changed
     /// since the version it sent.
-    async fn explain(
-        &self,
-        caller: &Identity,
-        e: &pb::Error,
-        versioned: Option<(&str, i64)>,
-    ) -> String {
+    async fn explain(&self, caller: &Identity, e: &pb::Error, versioned: Option<i64>) -> String {
         let mut text = render::error(e);
-        let (Some(pb::error::Current::WorkItem(current)), Some((raw, sent))) =
+        let (Some(pb::error::Current::WorkItem(current)), Some(sent)) =
             (e.current.as_ref(), versioned)
         else {
             return text;
@@ -1503,7 +1488,7 @@ impl PmTools {
             blocked: current.blocked,
             logged_ms: current.logged_ms,
         };
-        let changes = self.changes_since_version(caller, raw, &item, sent).await;
+        let changes = self.changes_since_version(caller, &item, sent).await;
         let item = query::Item { item, derived };
         let keys = match self.reader(caller).await {
             Ok(mut r) => query::work_item::keys(&mut r, item.item.parent_id)
@@ -1535,7 +1520,6 @@ impl PmTools {
     async fn changes_since_version(
         &self,
         caller: &Identity,
-        raw: &str,
         item: &pm_core::WorkItem,
         sent: i64,
     ) -> Vec<Change> {
@@ -1560,7 +1544,7 @@ impl PmTools {
         else {
             return Vec::new();
         };
-        let keys = HashMap::from([(item.id.to_string(), raw.to_owned())]);
+        let keys = HashMap::from([(item.id.to_string(), item.key.to_string())]);
         let mut seqs: Vec<Option<i64>> = Vec::new();
         let mut out = Vec::new();
         for a in &page.entries {
@@ -1573,9 +1557,7 @@ impl PmTools {
                 }
                 seqs.push(a.seq);
             }
-            let mut change = Change::new(a, &keys);
-            change.of = item.key.to_string();
-            out.push(change);
+            out.push(Change::new(a, &keys));
         }
         out
     }

@@ -682,6 +682,45 @@ async fn write_tools_and_the_endpoint_can_be_switched_off() {
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn mcp_has_its_own_per_user_rate_limit() {
+    let app = demo_app(|c| {
+        c.mcp_requests_per_second = 1;
+        c.mcp_request_burst = 2;
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let send = |user: &str| {
+        http.post(mcp_url(&app))
+            .header("accept", "application/json, text/event-stream")
+            .bearer_auth(app.token(DEMO, user, TenantRole::Editor))
+            .json(&ping)
+            .send()
+    };
+    for _ in 0..2 {
+        assert_ne!(
+            send("bob").await.unwrap().status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let limited = send("bob").await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.headers().contains_key("retry-after"));
+    // Another user has a bucket of their own, and the REST API's limit is separate.
+    assert_ne!(
+        send("carol").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let rest = http
+        .get(format!("http://{}/api/v1/projects", app.addr))
+        .bearer_auth(app.token(DEMO, "bob", TenantRole::Editor))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), StatusCode::OK);
+}
+
 /// The tool list a model receives, in tokens (≈ bytes / 4): `docs/api.md` states it, rounded to
 /// the hundred, and this keeps the statement true.
 #[tokio::test]
