@@ -139,6 +139,17 @@ impl SprintTotals {
     }
 }
 
+/// The totals of every sprint the items belong to.
+pub(crate) fn sprint_totals(items: &[WorkItem]) -> HashMap<pm_core::SprintId, SprintTotals> {
+    let mut totals: HashMap<pm_core::SprintId, SprintTotals> = HashMap::new();
+    for item in items {
+        if let Some(s) = item.sprint_id {
+            totals.entry(s).or_default().add(item);
+        }
+    }
+    totals
+}
+
 /// The sequence number a project's representations are consistent with: its newest change still
 /// in the log or, when the log holds none of its changes, one below the oldest retained entry (no
 /// change of the project happened since). It grows whenever the project, or anything in it,

@@ -950,7 +950,7 @@ impl PmTools {
             async {
                 let caller = caller(&parts)?;
                 let mut r = self.reader(&caller).await?;
-                let (_, sprints) = query::sprint::list(&mut r, &caller, &p.project)
+                let (_, sprints) = query::sprint::list_with_totals(&mut r, &caller, &p.project)
                     .await
                     .map_err(query_error)?;
                 let sprints: Vec<Sprint> = sprints

@@ -41,7 +41,7 @@ pub(crate) async fn list(
     Params(()): Params<()>,
 ) -> Result<Json<SprintList>, ApiError> {
     let mut r = reader(&state, &caller).await?;
-    let (_, sprints) = query::sprint::list(&mut r, &caller, &id_or_key).await?;
+    let (_, sprints) = query::sprint::list_with_totals(&mut r, &caller, &id_or_key).await?;
     Ok(Json(SprintList {
         sprints: sprints
             .iter()

@@ -287,7 +287,7 @@ pub(crate) async fn list(r: &mut Read, c: pb::ListSprints) -> Result<pb::SprintL
         .await
         .map_err(|e| hide_unreadable(e).in_field("project", "project_id"))?;
     Ok(pb::SprintList {
-        sprints: sprints.iter().map(|(s, _)| s.into()).collect(),
+        sprints: sprints.iter().map(Into::into).collect(),
     })
 }
 

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use pm_auth::Identity;
 use pm_core::{
-    ActivityEntry, Dependency, ItemKey, Project, ProjectMember, ProjectRole, Sprint, SprintId,
-    SwimLane, TimeEntry,
+    ActivityEntry, Dependency, ItemKey, Project, ProjectMember, ProjectRole, Sprint, SwimLane,
+    TimeEntry,
 };
 use pm_db::{SqliteConnection, activity, change_log, dependency, member, sprint, swim_lane};
 
@@ -107,12 +107,7 @@ pub async fn board(
             })
         })
         .collect();
-    let mut totals: HashMap<SprintId, SprintTotals> = HashMap::new();
-    for item in &items {
-        if let Some(s) = item.sprint_id {
-            totals.entry(s).or_default().add(item);
-        }
-    }
+    let mut totals = super::sprint_totals(&items);
     let sprints = sprints
         .into_iter()
         .map(|s| {

@@ -1,7 +1,5 @@
 //! Sprints with their totals, and one sprint with its items.
 
-use std::collections::HashMap;
-
 use pm_auth::Identity;
 use pm_core::{Project, Sprint, SprintId};
 use pm_db::{SqliteConnection, sprint, work_item};
@@ -11,21 +9,26 @@ use super::{Derivations, Item, SprintTotals};
 use crate::Result;
 use crate::read::authorize_read;
 
-/// Every live sprint of the project `raw` names (any status), oldest first, with totals.
+/// Every live sprint of the project `raw` names (any status), oldest first.
 pub async fn list(
     conn: &mut SqliteConnection,
     actor: &Identity,
     raw: &str,
-) -> Result<(Project, Vec<(Sprint, SprintTotals)>)> {
+) -> Result<(Project, Vec<Sprint>)> {
     let (project, _) = super::project::get(conn, actor, raw).await?;
     let sprints = sprint::list(conn, project.id).await?;
+    Ok((project, sprints))
+}
+
+/// [`list`] with each sprint's totals (which reads every item of the project).
+pub async fn list_with_totals(
+    conn: &mut SqliteConnection,
+    actor: &Identity,
+    raw: &str,
+) -> Result<(Project, Vec<(Sprint, SprintTotals)>)> {
+    let (project, sprints) = list(conn, actor, raw).await?;
     let items = work_item::list(conn, project.id, &Default::default()).await?;
-    let mut totals: HashMap<SprintId, SprintTotals> = HashMap::new();
-    for item in &items {
-        if let Some(s) = item.sprint_id {
-            totals.entry(s).or_default().add(item);
-        }
-    }
+    let mut totals = super::sprint_totals(&items);
     let sprints = sprints
         .into_iter()
         .map(|s| {
