@@ -60,7 +60,7 @@ impl Mcp {
             enabled: config.mcp_enabled,
             limiter: RateLimiter::new(config.mcp_requests_per_second, config.mcp_request_burst),
             write_tools: config.mcp_write_tools,
-            tools: Arc::new(PmTools::tool_router()),
+            tools: Arc::new(tools::router()),
         }
     }
 }

@@ -102,10 +102,19 @@ fn every_crate_depends_only_in_the_intended_direction() {
 fn the_rest_and_mcp_adapters_never_query_storage_themselves() {
     let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
     let mut files = Vec::new();
+    let mut dirs = Vec::new();
     for name in ["rest", "mcp"] {
         files.push(src.join(format!("{name}.rs")));
-        for entry in std::fs::read_dir(src.join(name)).unwrap() {
-            files.push(entry.unwrap().path());
+        dirs.push(src.join(name));
+    }
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
         }
     }
     for file in files {
