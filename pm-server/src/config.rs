@@ -124,6 +124,18 @@ pub struct ServeArgs {
     /// REST API requests a user may send in a burst [default: 100].
     #[arg(long, env = "PM_API_REQUEST_BURST")]
     pub api_request_burst: Option<u32>,
+    /// Serve the MCP endpoint `/mcp` for LLM agents [default: true].
+    #[arg(long, env = "PM_MCP_ENABLED")]
+    pub mcp_enabled: Option<bool>,
+    /// Offer MCP write tools (to editors and admins) [default: true].
+    #[arg(long, env = "PM_MCP_WRITE_TOOLS")]
+    pub mcp_write_tools: Option<bool>,
+    /// Sustained MCP requests per second per user [default: 10].
+    #[arg(long, env = "PM_MCP_REQUESTS_PER_SECOND")]
+    pub mcp_requests_per_second: Option<u32>,
+    /// MCP requests a user may send in a burst [default: 50].
+    #[arg(long, env = "PM_MCP_REQUEST_BURST")]
+    pub mcp_request_burst: Option<u32>,
     /// Serve the web client from this directory (a built frontend/dist) instead of the copy
     /// built into the binary.
     #[arg(long, env = "PM_WEB_DIR", value_name = "DIR")]
@@ -164,6 +176,10 @@ struct FileConfig {
     cors_allowed_origins: Option<Vec<String>>,
     api_requests_per_second: Option<u32>,
     api_request_burst: Option<u32>,
+    mcp_enabled: Option<bool>,
+    mcp_write_tools: Option<bool>,
+    mcp_requests_per_second: Option<u32>,
+    mcp_request_burst: Option<u32>,
     web_dir: Option<PathBuf>,
 }
 
@@ -206,6 +222,13 @@ pub struct Config {
     /// The REST API's per-user rate limit: sustained requests per second and burst.
     pub api_requests_per_second: u32,
     pub api_request_burst: u32,
+    /// Whether `/mcp` is served.
+    pub mcp_enabled: bool,
+    /// Whether MCP offers write tools (to callers whose role may use them).
+    pub mcp_write_tools: bool,
+    /// The MCP endpoint's per-user rate limit: sustained requests per second and burst.
+    pub mcp_requests_per_second: u32,
+    pub mcp_request_burst: u32,
     /// The web client's files on disk; None: the copy built into the binary.
     pub web_dir: Option<PathBuf>,
 }
@@ -243,6 +266,11 @@ impl Config {
             cors_allowed_origins: Vec::new(),
             api_requests_per_second: 20,
             api_request_burst: 100,
+            mcp_enabled: true,
+            mcp_write_tools: true,
+            // An agent thinks between calls: fewer calls than a script, in smaller bursts.
+            mcp_requests_per_second: 10,
+            mcp_request_burst: 50,
             web_dir: None,
         }
     }
@@ -360,6 +388,10 @@ impl Config {
         }
         layer!(api_requests_per_second => c.api_requests_per_second);
         layer!(api_request_burst => c.api_request_burst);
+        layer!(mcp_enabled => c.mcp_enabled);
+        layer!(mcp_write_tools => c.mcp_write_tools);
+        layer!(mcp_requests_per_second => c.mcp_requests_per_second);
+        layer!(mcp_request_burst => c.mcp_request_burst);
         c.web_dir = serve.web_dir.clone().or(file.web_dir);
         c.validate()?;
         Ok(c)
@@ -446,6 +478,13 @@ impl Config {
                 self.api_requests_per_second.to_string(),
             ),
             ("api_request_burst", self.api_request_burst.to_string()),
+            ("mcp_enabled", self.mcp_enabled.to_string()),
+            ("mcp_write_tools", self.mcp_write_tools.to_string()),
+            (
+                "mcp_requests_per_second",
+                self.mcp_requests_per_second.to_string(),
+            ),
+            ("mcp_request_burst", self.mcp_request_burst.to_string()),
             ("web_dir", path(&self.web_dir)),
         ]
     }
@@ -466,6 +505,11 @@ impl Config {
                 self.api_requests_per_second as usize,
             ),
             ("api_request_burst", self.api_request_burst as usize),
+            (
+                "mcp_requests_per_second",
+                self.mcp_requests_per_second as usize,
+            ),
+            ("mcp_request_burst", self.mcp_request_burst as usize),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod keys;
 pub mod maintenance;
+mod mcp;
 mod metrics;
 mod rest;
 mod router;
@@ -70,6 +71,7 @@ pub async fn run(
         http_metrics: Arc::default(),
         metrics_token: config.metrics_token.as_deref().map(Arc::from),
         api: Arc::new(rest::Api::new(&config)?),
+        mcp: Arc::new(mcp::Mcp::new(&config)),
     };
 
     let maintenance = tokio::spawn(maintenance::run(

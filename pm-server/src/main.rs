@@ -16,7 +16,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve /ws, /api/v1, /health, /ready and /metrics until SIGINT or SIGTERM.
+    /// Serve /ws, /api/v1, /mcp, /health, /ready and /metrics until SIGINT or SIGTERM.
     Serve {
         #[command(flatten)]
         common: ConfigArgs,

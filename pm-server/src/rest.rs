@@ -2,8 +2,10 @@
 //! client's first load: JSON views of what `/ws` serves as protobuf.
 //!
 //! * Authentication and visibility are those of `/ws`: the same bearer token ([`auth`]), the
-//!   caller's tenant database only, and pm-ws's read rules (`pm_ws::read`): a project of the
-//!   caller's tenant they are not a member of is 403, another tenant's ids are 404.
+//!   caller's tenant database only, and the shared read path (`pm_ws::query`): filters, page
+//!   limits and derived fields are the ones `/ws` and `/mcp` use; a project of the caller's tenant
+//!   they are not a member of is 403, another tenant's ids are 404. Handlers here only decode
+//!   parameters and render JSON views.
 //! * Every failure goes through [`error`], the one HTTP mapping.
 //! * Responses are bounded: every list pages with documented defaults and maxima, and
 //!   descriptions can be shortened. The context, project and work-item responses carry an `ETag`
@@ -23,15 +25,13 @@ pub(crate) mod sprint;
 pub(crate) mod view;
 pub(crate) mod work_item;
 
-use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use pm_auth::Identity;
-use pm_core::ProjectId;
-use pm_db::{Sqlite, SqliteConnection, TenantDb, Transaction, change_log};
+use pm_ws::query::Reader;
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
@@ -91,23 +91,6 @@ fn cors(origins: &[HeaderValue]) -> Option<CorsLayer> {
     )
 }
 
-/// The sequence number a project's representations are consistent with: its newest change still
-/// in the log or, when the log holds none of its changes, one below the oldest retained entry (no
-/// change of the project happened since). It grows whenever the project, or anything in it,
-/// changes, so it makes a sound `ETag`.
-pub(crate) async fn project_seq(
-    conn: &mut SqliteConnection,
-    project: ProjectId,
-) -> pm_db::Result<i64> {
-    if let Some(seq) = change_log::last_of_project(conn, project).await? {
-        return Ok(seq);
-    }
-    match change_log::oldest(conn).await? {
-        Some(oldest) => Ok(oldest - 1),
-        None => change_log::head(conn).await,
-    }
-}
-
 /// An `ETag` for a representation consistent with `seq` of history `epoch`: a restored backup
 /// reuses sequence numbers, so the epoch is part of the tag.
 pub(crate) struct ETag(String);
@@ -152,37 +135,8 @@ impl ETag {
     }
 }
 
-/// A read transaction on the caller's tenant database: every query in it sees one snapshot. It
-/// holds the database open while it lives (a database is only closed while nobody holds it).
-pub(crate) struct Reader {
-    // Dropped before `_db`: fields drop in declaration order.
-    tx: Transaction<'static, Sqlite>,
-    _db: Arc<TenantDb>,
-}
-
-impl Reader {
-    pub async fn begin(state: &AppState, caller: &Identity) -> Result<Self, ApiError> {
-        let db = state.realtime.service.tenant_db(caller).await?;
-        let tx = db.begin_read().await?;
-        Ok(Self { tx, _db: db })
-    }
-
-    /// The history epoch of what this transaction reads.
-    pub async fn history_epoch(&mut self) -> Result<String, ApiError> {
-        Ok(pm_db::history::epoch(&mut self.tx).await?)
-    }
-}
-
-impl Deref for Reader {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        &self.tx
-    }
-}
-
-impl DerefMut for Reader {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
-    }
+/// A read transaction on the caller's tenant database, for the shared queries of
+/// [`pm_ws::query`].
+pub(crate) async fn reader(state: &AppState, caller: &Identity) -> Result<Reader, ApiError> {
+    Ok(state.realtime.service.reader(caller).await?)
 }

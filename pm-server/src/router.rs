@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use crate::rest::{self, activity, change, llm, openapi, project, sprint, work_item};
 use crate::state::AppState;
-use crate::{metrics, web, ws};
+use crate::{mcp, metrics, web, ws};
 
 /// The public routes. `/metrics` is among them unless it is served on its own address. Every other
 /// path goes to the web client.
@@ -19,6 +19,17 @@ pub fn router(state: AppState, with_metrics: bool, web_assets: web::WebAssets) -
         .route("/health", get(ws::health))
         .route("/ready", get(ws::ready))
         .merge(rest::serve(api(), &state));
+    if state.mcp.enabled {
+        // MCP over Streamable HTTP; the token is checked (and the rate limit taken) in front.
+        router = router.merge(
+            Router::new()
+                .route_service("/mcp", mcp::service(&state))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    mcp::authenticate,
+                )),
+        );
+    }
     if with_metrics {
         router = router.route("/metrics", get(metrics::render));
     }

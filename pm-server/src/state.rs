@@ -21,4 +21,6 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     /// The REST API's rate limiter and CORS settings.
     pub api: Arc<crate::rest::Api>,
+    /// The MCP endpoint's switches and rate limiter.
+    pub mcp: Arc<crate::mcp::Mcp>,
 }

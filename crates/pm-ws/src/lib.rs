@@ -1,9 +1,12 @@
 //! The real-time core of pm: WebSocket connections, the per-tenant hub that fans committed changes
-//! out to subscribers, and the command service that executes every command.
+//! out to subscribers, the command service that executes every command, and the read path
+//! ([`query`]) every surface shares.
 //!
 //! The command service ([`Service`]) knows nothing of sockets: it takes an authenticated identity
-//! and a protobuf command and returns a reply, so any surface (WebSocket today, REST and MCP later)
-//! can call it. [`connection`] is the only place that knows a WebSocket. Invariants:
+//! and a protobuf command and returns a reply, so every surface calls it (the WebSocket, and the MCP
+//! tools of `pm-server`); reads go through the transport-free queries of [`query`] (`/ws` read
+//! commands, the REST API, the MCP read tools). [`connection`] is the only place that knows a
+//! WebSocket. Invariants:
 //! * a mutation commits (data, activity, change log, idempotency record) in one transaction and is
 //!   published only after it committed, while still holding the tenant's writer: events leave in
 //!   sequence order;
@@ -22,6 +25,7 @@ mod limits;
 mod lookup;
 mod metrics;
 mod mutation;
+pub mod query;
 mod rate;
 pub mod read;
 mod service;

@@ -1,6 +1,6 @@
-//! Read access for surfaces other than the WebSocket (the REST API): the caller's tenant database,
-//! lookups by id or human key, who may read which project, and the change feed. The rules are the
-//! ones the commands apply, so every surface decides visibility the same way.
+//! The primitives of read access, under [`crate::query`]: the caller's tenant database, lookups by
+//! id or human key, who may read which project, and the change feed. The rules are the ones the
+//! commands apply, so every surface decides visibility the same way.
 //!
 //! One difference is deliberate: over `/ws` a project the caller cannot see is `NotFound`, while
 //! [`authorize_read`] answers `PermissionDenied` for a project of the caller's own tenant that they

@@ -7,6 +7,20 @@ use pm_db::{SqliteConnection, dependency, work_item};
 use pm_proto::{WorkItemDerived, pb};
 
 use crate::Result;
+use crate::query::{Item, project::Link};
+
+/// Items of the shared read path, as the wire carries them.
+pub(crate) fn items(items: &[Item]) -> Vec<pb::WorkItem> {
+    items
+        .iter()
+        .map(|i| pb::WorkItem::from_domain(&i.item, i.derived))
+        .collect()
+}
+
+/// A link of the shared read path, as the wire carries it.
+pub(crate) fn link(l: &Link) -> pb::Dependency {
+    pb::Dependency::from_domain(&l.link, &l.blocking, &l.blocked)
+}
 
 /// One item with its derived fields.
 pub(crate) async fn item(conn: &mut SqliteConnection, item: &WorkItem) -> Result<pb::WorkItem> {

@@ -11,7 +11,7 @@ use super::auth::Caller;
 use super::error::{Access, ApiError, Common};
 use super::query::{FromQuery, Params, QueryReader};
 use super::view;
-use super::{Reader, project};
+use super::{project, reader};
 use crate::state::AppState;
 
 use activity::{DEFAULT_PAGE as PAGE, MAX_PAGE as PAGE_MAX};
@@ -108,7 +108,7 @@ pub(crate) async fn list(
             let (r, project, _) = project::open(&state, &caller, p).await?;
             (r, Some(project.id))
         }
-        None => (Reader::begin(&state, &caller).await?, None),
+        None => (reader(&state, &caller).await?, None),
     };
     // The same query as the `list_activity` command: one set of rules for every surface.
     let page = activity::page(

@@ -15,9 +15,7 @@ use super::query::{FromQuery, Params, QueryReader};
 use super::view::{self, Derived, Descriptions};
 use crate::state::AppState;
 
-/// Changes per page unless asked otherwise, and the most a page holds.
-const PAGE: u32 = 100;
-const PAGE_MAX: u32 = 500;
+use pm_ws::query::{CHANGE_PAGE as PAGE, CHANGE_PAGE_MAX as PAGE_MAX};
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -172,7 +170,7 @@ pub(crate) async fn list(
     }))
 }
 
-fn gone_message(since: u64, gap: &FeedGap) -> String {
+pub(crate) fn gone_message(since: u64, gap: &FeedGap) -> String {
     let reload = "reload and poll from the seq and history_epoch of a fresh project context";
     match gap {
         FeedGap::TooOld { oldest } => format!(
@@ -190,7 +188,7 @@ fn gone_message(since: u64, gap: &FeedGap) -> String {
     }
 }
 
-fn event(e: &pb::Event, descriptions: Descriptions) -> ChangeEvent {
+pub(crate) fn event(e: &pb::Event, descriptions: Descriptions) -> ChangeEvent {
     let change = e
         .change
         .as_ref()

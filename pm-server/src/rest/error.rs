@@ -197,12 +197,6 @@ impl From<pm_ws::Error> for ApiError {
     }
 }
 
-impl From<pm_db::Error> for ApiError {
-    fn from(e: pm_db::Error) -> Self {
-        pm_ws::Error::from(e).into()
-    }
-}
-
 /// Requests under `/api/v1` that name no endpoint.
 pub(crate) async fn unknown_endpoint() -> ApiError {
     ApiError::NotFound {

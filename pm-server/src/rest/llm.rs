@@ -2,19 +2,18 @@
 
 use axum::Json;
 use axum::extract::State;
-use pm_db::llm_context;
+use pm_ws::query;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::Reader;
 use super::auth::Caller;
 use super::error::{ApiError, Common};
 use super::query::{FromQuery, Params, QueryReader};
+use super::reader;
 use super::view::string_enum;
 use crate::state::AppState;
 
-/// The kinds of documentation row (the `llm_context.kind` CHECK constraint).
-const KINDS: &[&str] = &["schema", "rule", "example"];
+use query::docs::KINDS;
 
 fn kind_schema() -> utoipa::openapi::Object {
     string_enum(KINDS.iter().copied())
@@ -79,8 +78,8 @@ pub(crate) async fn context(
     State(state): State<AppState>,
     Params(params): Params<ContextParams>,
 ) -> Result<Json<Docs>, ApiError> {
-    let mut r = Reader::begin(&state, &caller).await?;
-    let rows = llm_context::list(&mut r, params.kind.as_deref()).await?;
+    let mut r = reader(&state, &caller).await?;
+    let rows = query::docs::list(&mut r, params.kind.as_deref()).await?;
     Ok(Json(Docs {
         docs: rows
             .into_iter()

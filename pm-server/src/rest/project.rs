@@ -7,22 +7,19 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use pm_core::{ProjectRole, SprintStatus};
-use pm_db::{activity, change_log, dependency, member, sprint, swim_lane, work_item};
+use pm_ws::query::{self, Reader};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::{Access, ApiError, Common, NotModified};
 use super::query::{FromQuery, Params, QueryReader};
-use super::view::{self, Derived, Descriptions};
-use super::{ETag, Reader, project_seq};
+use super::view::{self, Descriptions};
+use super::{ETag, reader};
 use crate::state::AppState;
 
 /// Characters of each description the context carries unless asked otherwise.
 pub(crate) const CONTEXT_DESCRIPTION_CHARS: u32 = 200;
-/// Recent activity entries in the context unless asked otherwise, and the most it returns.
-const CONTEXT_ACTIVITY: u32 = 20;
-const CONTEXT_ACTIVITY_MAX: u32 = 100;
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ProjectList {
@@ -64,10 +61,9 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Params(params): Params<ListParams>,
 ) -> Result<Json<ProjectList>, ApiError> {
-    let mut r = Reader::begin(&state, &caller).await?;
+    let mut r = reader(&state, &caller).await?;
     let projects =
-        pm_ws::read::visible_projects(&mut r, &caller, params.include_archived.unwrap_or(false))
-            .await?;
+        query::project::list(&mut r, &caller, params.include_archived.unwrap_or(false)).await?;
     Ok(Json(ProjectList {
         projects: projects
             .iter()
@@ -82,9 +78,8 @@ pub(crate) async fn open(
     caller: &pm_auth::Identity,
     id_or_key: &str,
 ) -> Result<(Reader, pm_core::Project, ProjectRole), ApiError> {
-    let mut r = Reader::begin(state, caller).await?;
-    let project = pm_ws::read::find_project(&mut r, id_or_key).await?;
-    let role = pm_ws::read::authorize_read(&mut r, caller, &project).await?;
+    let mut r = reader(state, caller).await?;
+    let (project, role) = query::project::get(&mut r, caller, id_or_key).await?;
     Ok((r, project, role))
 }
 
@@ -114,7 +109,7 @@ pub(crate) async fn get(
     let (mut r, project, role) = open(&state, &caller, &id_or_key).await?;
     let etag = ETag::new(
         &r.history_epoch().await?,
-        project_seq(&mut r, project.id).await?,
+        query::project_seq(&mut r, project.id).await?,
     );
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
@@ -144,7 +139,12 @@ impl FromQuery for ContextParams {
                 0,
                 max_chars,
             )?),
-            activity: Some(q.bounded("activity", CONTEXT_ACTIVITY, 0, CONTEXT_ACTIVITY_MAX)?),
+            activity: Some(q.bounded(
+                "activity",
+                query::CONTEXT_ACTIVITY,
+                0,
+                query::CONTEXT_ACTIVITY_MAX,
+            )?),
         })
     }
 }
@@ -215,7 +215,7 @@ pub(crate) async fn context(
     let (mut r, project, role) = open(&state, &caller, &id_or_key).await?;
     let etag = ETag::new(
         &r.history_epoch().await?,
-        project_seq(&mut r, project.id).await?,
+        query::project_seq(&mut r, project.id).await?,
     );
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
@@ -228,67 +228,36 @@ pub(crate) async fn context(
         )
         .unwrap_or(usize::MAX),
     );
-    let seq = change_log::head(&mut r).await?;
-    let history_epoch = r.history_epoch().await?;
-    let members = member::list(&mut r, project.id).await?;
-    let lanes = swim_lane::list(&mut r, project.id).await?;
-    let items = work_item::list(&mut r, project.id, &Default::default()).await?;
-    let sprints = sprint::list(&mut r, project.id).await?;
-    let links = dependency::list_for_project(&mut r, project.id).await?;
-    let blocked = dependency::blocked_items(&mut r, project.id).await?;
-    let logged = work_item::logged_ms_by_item(&mut r, project.id).await?;
-    let recent = activity::list(
+    let board = query::project::board(
         &mut r,
-        &activity::Filter {
-            project_id: Some(project.id),
-            limit: params.activity.unwrap_or(CONTEXT_ACTIVITY),
-            ..Default::default()
-        },
+        &caller,
+        &project.id.to_string(),
+        params.activity.unwrap_or(query::CONTEXT_ACTIVITY),
     )
     .await?;
-
-    let keys: HashMap<_, _> = items.iter().map(|i| (i.id, i.key.to_string())).collect();
-    let dependencies = links
-        .iter()
-        .filter_map(|d| {
-            let blocking = keys.get(&d.blocking_id)?;
-            let blocked = keys.get(&d.blocked_id)?;
-            Some(view::Dependency::new(d, blocking, blocked))
-        })
-        .collect();
-    let mut totals: HashMap<_, view::SprintTotals> = HashMap::new();
-    for item in &items {
-        if let Some(s) = item.sprint_id {
-            totals.entry(s).or_default().add(item);
-        }
-    }
-    let sprints = sprints
-        .iter()
-        .filter(|s| matches!(s.status, SprintStatus::Active | SprintStatus::Planned))
-        .map(|s| view::Sprint::new(s, Some(totals.remove(&s.id).unwrap_or_default())))
-        .collect();
-    let item_count = items.len();
-    let views = items
-        .iter()
-        .map(|i| {
-            let derived = Derived {
-                blocked: blocked.contains(&i.id),
-                logged_ms: logged.get(&i.id).copied().unwrap_or(0),
-            };
-            view::WorkItem::new(i, derived, descriptions)
-        })
-        .collect();
+    let item_count = board.items.len();
     let context = Context {
-        seq,
-        history_epoch,
-        project: view::Project::new(&project, Some(role)),
-        members: members.iter().map(Into::into).collect(),
-        swim_lanes: lanes.iter().map(Into::into).collect(),
-        items: tree(views),
+        seq: board.seq,
+        history_epoch: board.history_epoch,
+        project: view::Project::new(&board.project, Some(role)),
+        members: board.members.iter().map(Into::into).collect(),
+        swim_lanes: board.swim_lanes.iter().map(Into::into).collect(),
+        items: tree(
+            board
+                .items
+                .iter()
+                .map(|i| view::WorkItem::of(i, descriptions))
+                .collect(),
+        ),
         item_count,
-        dependencies,
-        sprints,
-        activity: recent.iter().map(Into::into).collect(),
+        dependencies: board.links.iter().map(view::Dependency::of).collect(),
+        sprints: board
+            .sprints
+            .iter()
+            .filter(|(s, _)| matches!(s.status, SprintStatus::Active | SprintStatus::Planned))
+            .map(|(s, totals)| view::Sprint::new(s, Some((*totals).into())))
+            .collect(),
+        activity: board.activity.iter().map(Into::into).collect(),
     };
     Ok(etag.json(&context))
 }

@@ -1,19 +1,16 @@
 //! `/projects/{project}/sprints` and `/sprints/{sprint}`.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
-use pm_core::SprintId;
-use pm_db::{dependency, sprint, work_item};
+use pm_ws::query;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::{Access, ApiError, Common};
 use super::query::{FromQuery, Params, QueryReader};
-use super::view::{self, Derived, Descriptions};
-use super::{Reader, project};
+use super::reader;
+use super::view::{self, Descriptions};
 use crate::state::AppState;
 
 /// Characters of each item description a sprint carries unless asked otherwise.
@@ -43,19 +40,12 @@ pub(crate) async fn list(
     Path(id_or_key): Path<String>,
     Params(()): Params<()>,
 ) -> Result<Json<SprintList>, ApiError> {
-    let (mut r, project, _) = project::open(&state, &caller, &id_or_key).await?;
-    let sprints = sprint::list(&mut r, project.id).await?;
-    let items = work_item::list(&mut r, project.id, &Default::default()).await?;
-    let mut totals: HashMap<SprintId, view::SprintTotals> = HashMap::new();
-    for item in &items {
-        if let Some(s) = item.sprint_id {
-            totals.entry(s).or_default().add(item);
-        }
-    }
+    let mut r = reader(&state, &caller).await?;
+    let (_, sprints) = query::sprint::list_with_totals(&mut r, &caller, &id_or_key).await?;
     Ok(Json(SprintList {
         sprints: sprints
             .iter()
-            .map(|s| view::Sprint::new(s, Some(totals.remove(&s.id).unwrap_or_default())))
+            .map(|(s, totals)| view::Sprint::new(s, Some((*totals).into())))
             .collect(),
     }))
 }
@@ -113,36 +103,19 @@ pub(crate) async fn get(
     Path(raw_id): Path<String>,
     Params(params): Params<DetailParams>,
 ) -> Result<Json<SprintDetail>, ApiError> {
-    let id =
-        SprintId::parse(&raw_id).map_err(|e| ApiError::bad_request("sprint", e.to_string()))?;
-    let mut r = Reader::begin(&state, &caller).await?;
-    let s = sprint::get(&mut r, id).await?;
-    let project = pm_db::project::get(&mut r, s.project_id).await?;
-    pm_ws::read::authorize_read(&mut r, &caller, &project).await?;
-    let mut items = work_item::in_sprint(&mut r, s.id).await?;
-    items.sort_by_key(|i| i.key.number);
-    let blocked = dependency::blocked_items(&mut r, project.id).await?;
-    let logged = work_item::logged_ms_by_item(&mut r, project.id).await?;
-    let mut totals = view::SprintTotals::default();
-    for item in &items {
-        totals.add(item);
-    }
+    let mut r = reader(&state, &caller).await?;
+    let detail = query::sprint::get(&mut r, &caller, &raw_id).await?;
     let descriptions = Descriptions::Chars(
         usize::try_from(params.description_chars.unwrap_or(ITEM_DESCRIPTION_CHARS))
             .unwrap_or(usize::MAX),
     );
     Ok(Json(SprintDetail {
-        sprint: view::Sprint::new(&s, Some(totals)),
-        project_key: project.key.to_string(),
-        items: items
+        sprint: view::Sprint::new(&detail.sprint, Some(detail.totals.into())),
+        project_key: detail.project.key.to_string(),
+        items: detail
+            .items
             .iter()
-            .map(|i| {
-                let derived = Derived {
-                    blocked: blocked.contains(&i.id),
-                    logged_ms: logged.get(&i.id).copied().unwrap_or(0),
-                };
-                view::WorkItem::new(i, derived, descriptions)
-            })
+            .map(|i| view::WorkItem::of(i, descriptions))
             .collect(),
     }))
 }

@@ -224,13 +224,14 @@ pub(crate) struct WorkItem {
 }
 
 /// What is derived for an item rather than stored on it.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Derived {
-    pub blocked: bool,
-    pub logged_ms: i64,
-}
+pub(crate) type Derived = pm_proto::WorkItemDerived;
 
 impl WorkItem {
+    /// An item of the shared read path.
+    pub fn of(i: &pm_ws::query::Item, descriptions: Descriptions) -> Self {
+        Self::new(&i.item, i.derived, descriptions)
+    }
+
     pub fn new(w: &pm_core::WorkItem, derived: Derived, descriptions: Descriptions) -> Self {
         let (description, description_truncated) = descriptions.apply(&w.description.to_string());
         Self {
@@ -292,14 +293,13 @@ pub(crate) struct SprintTotals {
     pub done_points: u32,
 }
 
-impl SprintTotals {
-    pub fn add(&mut self, item: &pm_core::WorkItem) {
-        let points = item.story_points.map_or(0, |p| p.get());
-        self.items += 1;
-        self.points += points;
-        if item.status.is_done() {
-            self.done_items += 1;
-            self.done_points += points;
+impl From<pm_ws::query::SprintTotals> for SprintTotals {
+    fn from(t: pm_ws::query::SprintTotals) -> Self {
+        Self {
+            items: t.items,
+            done_items: t.done_items,
+            points: t.points,
+            done_points: t.done_points,
         }
     }
 }
@@ -359,6 +359,11 @@ pub(crate) struct Dependency {
 }
 
 impl Dependency {
+    /// A link of the shared read path.
+    pub fn of(l: &pm_ws::query::project::Link) -> Self {
+        Self::new(&l.link, &l.blocking.to_string(), &l.blocked.to_string())
+    }
+
     pub fn new(d: &pm_core::Dependency, blocking_key: &str, blocked_key: &str) -> Self {
         Self {
             id: d.id.to_string(),

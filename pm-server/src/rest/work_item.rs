@@ -1,33 +1,23 @@
 //! `/projects/{project}/work-items` (filtered, paged by item number) and `/work-items/{item}`.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use pm_core::{
-    DependencyType, EntityKind, SprintId, UserId, WorkItemId, WorkItemStatus, WorkItemType,
-};
-use pm_db::{activity, comment, dependency, time_entry, work_item};
+use pm_core::{SprintId, UserId, WorkItemStatus, WorkItemType};
+use pm_ws::query::{self, ITEM_PAGE as PAGE, ITEM_PAGE_MAX as PAGE_MAX};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::{Access, ApiError, Common, NotModified};
 use super::query::{FromQuery, Params, QueryReader, parse_each};
-use super::view::{self, Derived, Descriptions};
-use super::{ETag, Reader, project, project_seq};
+use super::view::{self, Descriptions};
+use super::{ETag, reader};
 use crate::state::AppState;
 
-/// Items per page unless asked otherwise, and the most a page holds.
-const PAGE: u32 = 50;
-const PAGE_MAX: u32 = 200;
 /// Characters of each description a list carries unless asked otherwise.
 const LIST_DESCRIPTION_CHARS: u32 = 200;
-/// The newest comments and activity entries a work item's detail includes.
-const DETAIL_COMMENTS: usize = 100;
-const DETAIL_ACTIVITY: u32 = 50;
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -135,79 +125,30 @@ pub(crate) async fn list(
     Path(id_or_key): Path<String>,
     Params(params): Params<ListParams>,
 ) -> Result<Json<WorkItemPage>, ApiError> {
-    let (mut r, project, _) = project::open(&state, &caller, &id_or_key).await?;
-    let parent = match params.parent.as_deref().map(str::trim) {
-        None => None,
-        Some("") => Some(None),
-        Some(raw) => match pm_ws::read::find_work_item(&mut r, raw).await {
-            Ok(item) => Some(Some(item.id)),
-            Err(pm_ws::Error::NotFound { .. }) => {
-                return Err(ApiError::bad_request("parent", "no such work item"));
-            }
-            Err(e) => return Err(e.into()),
-        },
-    };
-    let after_number = params
-        .cursor
-        .as_deref()
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::bad_request("cursor", "not a cursor this endpoint returned"))
-        })
-        .transpose()?;
-    let limit = params.limit.unwrap_or(PAGE);
-    let page_len = usize::try_from(limit).unwrap_or(usize::MAX);
-    let mut filter = work_item::Filter {
+    let mut r = reader(&state, &caller).await?;
+    let search = query::work_item::Search {
         types: params.item_type,
         statuses: params.status,
         sprint: nullable(params.sprint.as_deref(), "sprint", SprintId::parse)?,
         assignee: nullable(params.assignee.as_deref(), "assignee", UserId::parse)?,
-        parent,
-        text: params.text.filter(|t| !t.is_empty()),
-        after_number,
-        // One more than the page tells whether there is a next one.
-        limit: Some(limit + 1),
+        parent: params.parent,
+        blocked: params.blocked,
+        text: params.text,
+        cursor: params.cursor,
+        limit: params.limit,
     };
-    let blocked = dependency::blocked_items(&mut r, project.id).await?;
-    // `blocked` is derived, not a column: read batches until the page is full or the items end.
-    let mut items = Vec::new();
-    loop {
-        let batch = work_item::list(&mut r, project.id, &filter).await?;
-        let exhausted = batch.len() <= page_len;
-        filter.after_number = batch.last().map(|i| i.key.number);
-        items.extend(
-            batch
-                .into_iter()
-                .filter(|i| params.blocked.is_none_or(|b| blocked.contains(&i.id) == b)),
-        );
-        if items.len() > page_len || exhausted {
-            break;
-        }
-    }
-    let next_cursor = if items.len() > page_len {
-        items.truncate(page_len);
-        items.last().map(|i| i.key.number.to_string())
-    } else {
-        None
-    };
-    let logged = work_item::logged_ms_by_item(&mut r, project.id).await?;
+    let page = query::work_item::search(&mut r, &caller, &id_or_key, &search).await?;
     let descriptions = Descriptions::Chars(
         usize::try_from(params.description_chars.unwrap_or(LIST_DESCRIPTION_CHARS))
             .unwrap_or(usize::MAX),
     );
     Ok(Json(WorkItemPage {
-        items: items
+        items: page
+            .items
             .iter()
-            .map(|i| {
-                let derived = Derived {
-                    blocked: blocked.contains(&i.id),
-                    logged_ms: logged.get(&i.id).copied().unwrap_or(0),
-                };
-                view::WorkItem::new(i, derived, descriptions)
-            })
+            .map(|i| view::WorkItem::of(i, descriptions))
             .collect(),
-        next_cursor,
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -316,102 +257,60 @@ pub(crate) async fn get(
     Params(params): Params<DetailParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut r = Reader::begin(&state, &caller).await?;
-    let item = pm_ws::read::find_work_item(&mut r, &id_or_key).await?;
-    let project = pm_db::project::get(&mut r, item.project_id).await?;
-    pm_ws::read::authorize_read(&mut r, &caller, &project).await?;
+    let mut r = reader(&state, &caller).await?;
+    let (item, project, _) = query::work_item::find_readable(&mut r, &caller, &id_or_key).await?;
     let etag = ETag::new(
         &r.history_epoch().await?,
-        project_seq(&mut r, project.id).await?,
+        query::project_seq(&mut r, project.id).await?,
     );
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }
-    let blocked = dependency::blocked_items(&mut r, project.id).await?;
-    let logged = work_item::logged_ms_by_item(&mut r, project.id).await?;
-    let derived = |id: &WorkItemId| Derived {
-        blocked: blocked.contains(id),
-        logged_ms: logged.get(id).copied().unwrap_or(0),
-    };
-    let ancestors = work_item::ancestors(&mut r, &item).await?;
-    let children = work_item::children(&mut r, item.id).await?;
-    let mut links = Links {
-        blocked_by: Vec::new(),
-        blocking: Vec::new(),
-        related: Vec::new(),
-    };
-    for link in dependency::list_for_item(&mut r, item.id).await? {
-        let blocking = work_item::get(&mut r, link.blocking_id).await?;
-        let blocked = work_item::get(&mut r, link.blocked_id).await?;
-        let wire =
-            view::Dependency::new(&link, &blocking.key.to_string(), &blocked.key.to_string());
-        match link.dep_type {
-            DependencyType::RelatesTo => links.related.push(wire),
-            DependencyType::Blocks if link.blocked_id == item.id => links.blocked_by.push(wire),
-            DependencyType::Blocks => links.blocking.push(wire),
-        }
-    }
-    let comments = comment::list(&mut r, item.id).await?;
-    let comment_count = comments.len();
-    let entries = time_entry::list_for_item(&mut r, item.id).await?;
-    let mut per_user: HashMap<&UserId, i64> = HashMap::new();
-    let mut running = Vec::new();
-    for e in &entries {
-        match e.duration_ms {
-            Some(ms) if e.ended_at.is_some() => *per_user.entry(&e.user_id).or_default() += ms,
-            _ => running.push(RunningTimer {
-                user_id: e.user_id.to_string(),
-                started_at: e.started_at.as_millis(),
-            }),
-        }
-    }
-    let mut per_user: Vec<UserTime> = per_user
-        .into_iter()
-        .map(|(user, ms)| UserTime {
-            user_id: user.to_string(),
-            logged_ms: ms,
-        })
-        .collect();
-    per_user.sort_by(|a, b| {
-        b.logged_ms
-            .cmp(&a.logged_ms)
-            .then(a.user_id.cmp(&b.user_id))
-    });
-    let recent = activity::list(
-        &mut r,
-        &activity::Filter {
-            entity: Some((EntityKind::WorkItem, item.id.to_string())),
-            limit: DETAIL_ACTIVITY,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let d = query::work_item::detail(&mut r, item, project).await?;
     let descriptions = match params.description_chars {
         None => Descriptions::Full,
         Some(n) => Descriptions::Chars(usize::try_from(n).unwrap_or(usize::MAX)),
     };
     let child_descriptions =
         Descriptions::Chars(usize::try_from(LIST_DESCRIPTION_CHARS).unwrap_or(usize::MAX));
+    let links = |links: &[query::project::Link]| links.iter().map(view::Dependency::of).collect();
     let detail = WorkItemDetail {
-        work_item: view::WorkItem::new(&item, derived(&item.id), descriptions),
-        ancestors: ancestors.iter().map(Into::into).collect(),
-        children: children
+        work_item: view::WorkItem::of(&d.item, descriptions),
+        ancestors: d.ancestors.iter().map(Into::into).collect(),
+        children: d
+            .children
             .iter()
-            .map(|c| view::WorkItem::new(c, derived(&c.id), child_descriptions))
+            .map(|c| view::WorkItem::of(c, child_descriptions))
             .collect(),
-        dependencies: links,
-        comments: comments
-            .iter()
-            .skip(comment_count.saturating_sub(DETAIL_COMMENTS))
-            .map(Into::into)
-            .collect(),
-        comment_count,
-        time: TimeSummary {
-            logged_ms: derived(&item.id).logged_ms,
-            per_user,
-            running,
+        dependencies: Links {
+            blocked_by: links(&d.links.blocked_by),
+            blocking: links(&d.links.blocking),
+            related: links(&d.links.related),
         },
-        activity: recent.iter().map(Into::into).collect(),
+        comments: d.comments.iter().map(Into::into).collect(),
+        comment_count: d.comment_count,
+        time: TimeSummary {
+            logged_ms: d.time.logged_ms,
+            per_user: d
+                .time
+                .per_user
+                .iter()
+                .map(|(user, ms)| UserTime {
+                    user_id: user.to_string(),
+                    logged_ms: *ms,
+                })
+                .collect(),
+            running: d
+                .time
+                .running
+                .iter()
+                .map(|e| RunningTimer {
+                    user_id: e.user_id.to_string(),
+                    started_at: e.started_at.as_millis(),
+                })
+                .collect(),
+        },
+        activity: d.activity.iter().map(Into::into).collect(),
     };
     Ok(etag.json(&detail))
 }

@@ -95,3 +95,36 @@ fn every_crate_depends_only_in_the_intended_direction() {
         }
     }
 }
+
+/// The HTTP surfaces are adapters over the shared read path (`pm_ws::query`) and the command
+/// service: neither reaches into storage, so their reads cannot drift from `/ws`'s again.
+#[test]
+fn the_rest_and_mcp_adapters_never_query_storage_themselves() {
+    let src = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let mut files = Vec::new();
+    let mut dirs = Vec::new();
+    for name in ["rest", "mcp"] {
+        files.push(src.join(format!("{name}.rs")));
+        dirs.push(src.join(name));
+    }
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for forbidden in ["pm_db", "sqlx"] {
+            assert!(
+                !text.contains(forbidden),
+                "{} uses {forbidden}: read through pm_ws::query instead",
+                file.display()
+            );
+        }
+    }
+}

@@ -362,6 +362,8 @@ async fn shutdown_under_pipelined_commands_answers_every_committed_one_then_says
         let items = reader
             .ok(pb::ListWorkItems {
                 project_id: project.id.clone(),
+                // Every item on one page: at most PIPELINED exist.
+                limit: 200,
                 ..Default::default()
             })
             .await

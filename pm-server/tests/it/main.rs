@@ -9,6 +9,7 @@ mod comments;
 mod connection;
 mod dependencies;
 mod history;
+mod mcp;
 mod members;
 mod naming;
 mod ops;

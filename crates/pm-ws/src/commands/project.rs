@@ -2,14 +2,16 @@ use std::collections::HashMap;
 
 use pm_core::{
     Action, ActivityAction, Description, EntityKind, Project, ProjectId, ProjectKey, ProjectMember,
-    ProjectRef, ProjectRole, ProjectStatus, Title, effective_project_role,
+    ProjectRef, ProjectRole, ProjectStatus, Title,
 };
 use pm_db::{dependency, member, project, swim_lane, work_item};
 use pm_proto::{field, pb};
 
-use crate::access::{require, role_in};
+use crate::access::require;
 use crate::lookup;
 use crate::mutation::{Diff, Mutation};
+use crate::query;
+use crate::query::hide_unreadable;
 use crate::service::Read;
 use crate::view::ProjectDerived;
 use crate::{Error, Result};
@@ -256,19 +258,16 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteProject) -> Result
 }
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListProjects) -> Result<pb::ProjectList> {
-    let only_member = (r.actor.role != pm_core::TenantRole::Admin).then_some(&r.actor.user);
-    let projects = project::list(&mut r.conn, only_member, c.include_archived).await?;
-    let mut out = Vec::with_capacity(projects.len());
-    for p in &projects {
-        let membership = member::find(&mut r.conn, p.id, &r.actor.user).await?;
-        if let Some(role) = effective_project_role(r.actor.role, membership.map(|m| m.role)) {
-            out.push(pb::ProjectResponse {
+    let projects = query::project::list(&mut r.conn, &r.actor, c.include_archived).await?;
+    Ok(pb::ProjectList {
+        projects: projects
+            .iter()
+            .map(|(p, role)| pb::ProjectResponse {
                 project: Some(p.into()),
-                my_role: pm_proto::WireEnum::to_wire(role),
-            });
-        }
-    }
-    Ok(pb::ProjectList { projects: out })
+                my_role: pm_proto::WireEnum::to_wire(*role),
+            })
+            .collect(),
+    })
 }
 
 /// A project by id or by key.
@@ -280,8 +279,9 @@ pub(crate) async fn find(conn: &mut pm_db::SqliteConnection, id_or_key: &str) ->
 }
 
 pub(crate) async fn get(r: &mut Read, c: pb::GetProject) -> Result<pb::ProjectResponse> {
-    let p = find(&mut r.conn, &c.project).await?;
-    let role = role_in(&mut r.conn, &r.actor, &p).await?;
+    let (p, role) = query::project::get(&mut r.conn, &r.actor, &c.project)
+        .await
+        .map_err(hide_unreadable)?;
     Ok(pb::ProjectResponse {
         project: Some((&p).into()),
         my_role: pm_proto::WireEnum::to_wire(role),

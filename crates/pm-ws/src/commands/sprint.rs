@@ -9,8 +9,9 @@ use crate::access::require;
 use crate::commands::work_item::save as save_item;
 use crate::lookup;
 use crate::mutation::{Diff, Mutation};
+use crate::query::{self, hide_unreadable};
 use crate::service::Read;
-use crate::view::ProjectDerived;
+use crate::view;
 use crate::{Error, Result};
 
 fn sprint_id(raw: &str) -> Result<SprintId> {
@@ -282,42 +283,32 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteSprint) -> Result<
 }
 
 pub(crate) async fn list(r: &mut Read, c: pb::ListSprints) -> Result<pb::SprintList> {
-    let project = lookup::project_id(&mut r.conn, &c.project_id, "project_id").await?;
-    require(&mut r.conn, &r.actor, project, Action::Read).await?;
-    let sprints = sprint::list(&mut r.conn, project).await?;
+    let (_, sprints) = query::sprint::list(&mut r.conn, &r.actor, &c.project_id)
+        .await
+        .map_err(|e| hide_unreadable(e).in_field("project", "project_id"))?;
     Ok(pb::SprintList {
         sprints: sprints.iter().map(Into::into).collect(),
     })
 }
 
 pub(crate) async fn get(r: &mut Read, c: pb::GetSprint) -> Result<pb::SprintDetail> {
-    let s = sprint::get(&mut r.conn, sprint_id(&c.sprint_id)?).await?;
-    require(&mut r.conn, &r.actor, s.project_id, Action::Read).await?;
-    let items = work_item::in_sprint(&mut r.conn, s.id).await?;
-    let derived = ProjectDerived::load(&mut r.conn, s.project_id).await?;
-    let points = |done_only: bool| -> u32 {
-        items
-            .iter()
-            .filter(|i| !done_only || i.status.is_done())
-            .filter_map(|i| i.story_points.map(|p| p.get()))
-            .sum()
-    };
-    let count = |done_only: bool| -> u32 {
-        u32::try_from(
-            items
-                .iter()
-                .filter(|i| !done_only || i.status.is_done())
-                .count(),
-        )
-        .unwrap_or(u32::MAX)
-    };
+    let detail = query::sprint::get(&mut r.conn, &r.actor, &c.sprint_id)
+        .await
+        .map_err(|e| hide_unreadable(e).in_field("sprint", "sprint_id"))?;
+    // The wire lists the sprint's items by column and position (as stored: the status text,
+    // then the position's bytes), as it always did.
+    let mut items = detail.items;
+    items.sort_by(|a, b| {
+        let key = |i: &query::Item| (i.item.status.as_str(), i.item.position.as_bytes().to_vec());
+        key(a).cmp(&key(b))
+    });
     Ok(pb::SprintDetail {
-        sprint: Some((&s).into()),
-        total_points: points(false),
-        done_points: points(true),
-        item_count: count(false),
-        done_count: count(true),
-        work_items: derived.items(&items),
+        sprint: Some((&detail.sprint).into()),
+        total_points: detail.totals.points,
+        done_points: detail.totals.done_points,
+        item_count: detail.totals.items,
+        done_count: detail.totals.done_items,
+        work_items: view::items(&items),
     })
 }
 

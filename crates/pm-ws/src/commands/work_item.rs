@@ -11,13 +11,10 @@ use pm_proto::{WireEnum, field, pb};
 use crate::access::require;
 use crate::lookup;
 use crate::mutation::{Diff, Mutation};
+use crate::query::{self, hide_unreadable};
 use crate::service::Read;
-use crate::view::{self, ProjectDerived};
+use crate::view;
 use crate::{Error, Result};
-
-/// Page size of item lists when the client names none, and the most it may ask for.
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 500;
 
 /// Loads a live item and checks the caller may perform `action` in its project.
 pub(crate) async fn load(
@@ -623,15 +620,17 @@ pub(crate) async fn find(conn: &mut SqliteConnection, id_or_key: &str) -> Result
 }
 
 pub(crate) async fn get(r: &mut Read, c: pb::GetWorkItem) -> Result<pb::WorkItemDetail> {
-    let item = find(&mut r.conn, &c.work_item).await?;
-    require(&mut r.conn, &r.actor, item.project_id, Action::Read).await?;
-    let derived = ProjectDerived::load(&mut r.conn, item.project_id).await?;
-    let ancestors = work_item::ancestors(&mut r.conn, &item).await?;
-    let children = work_item::children(&mut r.conn, item.id).await?;
+    let (item, _, _) = query::work_item::find_readable(&mut r.conn, &r.actor, &c.work_item)
+        .await
+        .map_err(hide_unreadable)?;
+    let detail = query::work_item::family(&mut r.conn, item).await?;
     Ok(pb::WorkItemDetail {
-        work_item: Some(derived.item(&item)),
-        ancestors: ancestors.iter().map(Into::into).collect(),
-        children: derived.items(&children),
+        work_item: Some(pb::WorkItem::from_domain(
+            &detail.item.item,
+            detail.item.derived,
+        )),
+        ancestors: detail.ancestors.iter().map(Into::into).collect(),
+        children: view::items(&detail.children),
     })
 }
 
@@ -648,22 +647,10 @@ fn nullable<T>(
     }
 }
 
+/// The shared [`query::work_item::search`], decoded from and rendered as protobuf. A page size
+/// above the maximum is clamped to it.
 pub(crate) async fn list(r: &mut Read, c: pb::ListWorkItems) -> Result<pb::WorkItemList> {
-    let project = lookup::project_id(&mut r.conn, &c.project_id, "project_id").await?;
-    require(&mut r.conn, &r.actor, project, Action::Read).await?;
-    let limit = match c.limit {
-        0 => DEFAULT_PAGE,
-        n => n.min(MAX_PAGE),
-    };
-    let after_number =
-        if c.cursor.is_empty() {
-            None
-        } else {
-            Some(c.cursor.parse::<i64>().map_err(|_| {
-                Error::validation("cursor", "not a cursor returned by this command")
-            })?)
-        };
-    let filter = work_item::Filter {
+    let search = query::work_item::Search {
         types: c
             .types
             .iter()
@@ -676,31 +663,21 @@ pub(crate) async fn list(r: &mut Read, c: pb::ListWorkItems) -> Result<pb::WorkI
             .collect::<pm_proto::Result<_>>()?,
         sprint: nullable(c.sprint_id.as_deref(), "sprint_id", SprintId::parse)?,
         assignee: nullable(c.assignee.as_deref(), "assignee", UserId::parse)?,
-        parent: match c.parent_id.as_deref() {
-            None => None,
-            Some("") => Some(None),
-            Some(raw) => Some(Some(
-                lookup::work_item_id(&mut r.conn, raw, "parent_id").await?,
-            )),
-        },
-        text: c.text.clone(),
-        after_number,
-        // One more than the page tells whether there is a next page.
-        limit: Some(limit + 1),
+        parent: c.parent_id,
+        blocked: None,
+        text: c.text,
+        cursor: Some(c.cursor),
+        limit: Some(c.limit),
     };
-    let mut items = work_item::list(&mut r.conn, project, &filter).await?;
-    let next_cursor = if items.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
-        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        items
-            .last()
-            .map(|i| i.key.number.to_string())
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let derived = ProjectDerived::load(&mut r.conn, project).await?;
+    let page = query::work_item::search(&mut r.conn, &r.actor, &c.project_id, &search)
+        .await
+        .map_err(|e| {
+            hide_unreadable(e)
+                .in_field("project", "project_id")
+                .in_field("parent", "parent_id")
+        })?;
     Ok(pb::WorkItemList {
-        work_items: derived.items(&items),
-        next_cursor,
+        work_items: view::items(&page.items),
+        next_cursor: page.next_cursor.unwrap_or_default(),
     })
 }
