@@ -906,7 +906,7 @@ export type ListWorkItems = Message<"pm.v1.ListWorkItems"> & {
   assignee?: string | undefined;
 
   /**
-   * A parent id; the empty string selects top-level items.
+   * A parent id or key; the empty string selects top-level items.
    *
    * @generated from field: optional string parent_id = 6;
    */
@@ -920,7 +920,8 @@ export type ListWorkItems = Message<"pm.v1.ListWorkItems"> & {
   text?: string | undefined;
 
   /**
-   * Page size (default 100, at most 500) and the cursor from the previous page.
+   * Page size (default 50, at most 200; a larger one is clamped) and the cursor from the previous
+   * page.
    *
    * @generated from field: uint32 limit = 8;
    */
