@@ -89,7 +89,7 @@ async fn server_paths_never_fall_back_to_the_client() {
         "/api",
         "/api/v2/projects",
         "/api/v1/nope",
-        "/mcp",
+        "/mcp/x",
         "/metrics/x",
         "/ws/x",
     ] {
@@ -101,11 +101,14 @@ async fn server_paths_never_fall_back_to_the_client() {
         );
     }
     assert_eq!(get(&app, "/health").await.status(), StatusCode::OK);
-    // The REST API still answers for itself (here: no token).
-    assert_eq!(
-        get(&app, "/api/v1/projects").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    // The REST API and MCP still answer for themselves (here: no token).
+    for path in ["/api/v1/projects", "/mcp"] {
+        assert_eq!(
+            get(&app, path).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
