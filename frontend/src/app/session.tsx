@@ -89,6 +89,8 @@ export interface Session {
   store(projectId: string): ProjectStore;
   /** The stores created so far. */
   openStores(): ProjectStore[];
+  /** Keeps a project's store current while a view shows it; the returned function lets go. */
+  watch(projectId: string): () => void;
   signOut(message?: string): void;
 }
 
@@ -122,9 +124,20 @@ export function SessionProvider({
         if (!st) {
           st = new ProjectStore(projectId, conn, s.me);
           stores.set(projectId, st);
-          conn.watch(st);
         }
         return st;
+      },
+      watch(projectId) {
+        const st = s.store(projectId);
+        if (!conn.watching(projectId)) conn.watch(st);
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          // Stop the events; the store keeps its copy and resumes from its last seq when the
+          // project is opened again.
+          conn.unwatch(projectId);
+        };
       },
       openStores: () => [...stores.values()],
       signOut(message) {

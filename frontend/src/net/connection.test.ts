@@ -257,6 +257,23 @@ describe("connection", () => {
     expect(store.resumePoint()).toEqual({ since: 40n, epoch: "e1" });
   });
 
+  it("unsubscribes a project no view shows, and resumes it from its last seq when shown again", async () => {
+    const store = new ProjectStore(P);
+    store.applySnapshot(create(SnapshotSchema, { seq: 7n, historyEpoch: "e1" }));
+    conn.watch(store);
+    const s = sockets[0]!;
+    s.welcome("e1");
+    await settle();
+    s.reply(s.last().requestId, { case: "subscribed", value: { projectId: P, historyEpoch: "e1" } });
+    await settle();
+    conn.unwatch(P);
+    expect(s.last().command.case).toBe("unsubscribe");
+    conn.watch(store);
+    await settle();
+    const sub = s.last();
+    expect(sub.command.case === "subscribe" && sub.command.value.since).toBe(7n);
+  });
+
   it("routes events to the store of their project only", async () => {
     const a = new ProjectStore("a");
     const b = new ProjectStore("b");

@@ -393,6 +393,10 @@ export class Connection {
     }
   }
 
+  watching(projectId: string): boolean {
+    return this.targets.has(projectId);
+  }
+
   unwatch(projectId: string): void {
     if (!this.targets.delete(projectId)) return;
     if (this.ready) this.send({ case: "unsubscribe", value: { projectId } }, "unsubscribed").catch(() => {});

@@ -46,6 +46,10 @@ export function ProjectView() {
       .catch((e) => setMissing(e instanceof RequestError ? e.message : String(e)));
   }, [list.loaded, entry, projectKey, session.conn, list]);
 
+  // Subscribed while shown; a project opened again resumes from where its store left off.
+  const projectId = entry?.project?.id;
+  useEffect(() => (projectId ? session.watch(projectId) : undefined), [projectId, session]);
+
   // A re-keyed project (or a key typed in another case): follow it to its current key.
   useEffect(() => {
     if (entry?.project && entry.project.key !== projectKey) {
