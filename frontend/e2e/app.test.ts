@@ -230,6 +230,22 @@ describe("a conflicting edit", () => {
   });
 });
 
+describe("a refused edit", () => {
+  it("rolls back and shows the server's message under the field it names", async () => {
+    const page = await open("/p/SHOP/board/SHOP-20", demoToken());
+    const panel = new ItemPanel(page);
+    await panel.title().waitFor();
+    // A story under an epic cannot become a task: a task's parent is a story. The server names
+    // `parent_id`, so the message appears under Parent.
+    await panel.root().getByRole("textbox", { name: "Type" }).click();
+    await page.getByRole("option", { name: "Task" }).click();
+    const parent = panel.root().locator(".mantine-InputWrapper-root").filter({ has: page.getByRole("textbox", { name: "Parent" }) });
+    await parent.locator(".mantine-InputWrapper-error").filter({ hasText: /parent/ }).waitFor();
+    await eventually(() => panel.root().getByRole("textbox", { name: "Type" }).inputValue(), "Story");
+    expect((await item("SHOP-20")).workItem?.type).toBe(2);
+  });
+});
+
 describe("roles", () => {
   it("shows a viewer no edit affordances", async () => {
     const page = await open("/p/SHOP/board", server.token("dave", "viewer"));

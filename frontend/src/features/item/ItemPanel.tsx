@@ -141,14 +141,26 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
   const members = useSelector(store, (s) => [...s.members.keys()].sort(), shallowArrayEqual);
   const sprints = useSelector(store, (s) => [...s.sprints.values()], shallowArrayEqual);
   const remote = item.updatedBy !== store.me;
-  const save = (edit: ItemEdit) => void attempt(() => store.updateItem(item.id, edit), "Could not save the change");
+  // A refusal that names a field is shown under that field; anything else is a toast.
+  const [fieldError, setFieldError] = useState<{ field: string; message: string } | null>(null);
+  const errorFor = (...fields: string[]) => (fieldError && fields.includes(fieldError.field) ? fieldError.message : undefined);
+  const run = async (edit: ItemEdit, base?: WorkItem) => {
+    try {
+      await store.updateItem(item.id, edit, { base });
+      setFieldError(null);
+    } catch (e) {
+      if (e instanceof RequestError && e.isConflict) return; // the conflict dialog shows it
+      if (e instanceof RequestError && e.field) setFieldError({ field: e.field, message: e.message });
+      else notifyError(e, "Could not save the change");
+    }
+  };
+  const save = (edit: ItemEdit) => void run(edit);
   // Text is typed over time: check it against the item as it was when typing began.
   const began = useRef<WorkItem | undefined>(undefined);
   const begin = () => {
     began.current = store.confirmedItem(item.id);
   };
-  const saveTyped = (edit: ItemEdit) =>
-    void attempt(() => store.updateItem(item.id, edit, { base: began.current }), "Could not save the change");
+  const saveTyped = (edit: ItemEdit) => void run(edit, began.current);
 
   const parentType = item.type === WorkItemType.TASK ? WorkItemType.STORY : item.type === WorkItemType.STORY ? WorkItemType.EPIC : undefined;
   const parents = useSelector(
@@ -240,9 +252,15 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
       <ScrollArea style={{ flex: 1 }}>
         <Stack p="md" gap="md">
           <TitleField value={item.title} editable={editable} className={titleFlash} onBegin={begin} onSave={(title) => saveTyped({ title })} />
+          {errorFor("title") && (
+            <Text size="xs" c="red" mt={-12} role="alert">
+              {errorFor("title")}
+            </Text>
+          )}
           <SimpleGrid cols={2} spacing="xs" verticalSpacing={6} className={fieldsFlash} style={{ borderRadius: 8 }}>
             <Select
               label="Status"
+              error={errorFor("status")}
               data={options(STATUS_LABEL, STATUSES)}
               value={String(item.status)}
               readOnly={!editable}
@@ -251,6 +269,7 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
             />
             <Select
               label="Priority"
+              error={errorFor("priority")}
               data={options(PRIORITY_LABEL, PRIORITIES)}
               value={String(item.priority)}
               readOnly={!editable}
@@ -259,15 +278,17 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
             />
             <Select
               label="Type"
+              error={errorFor("type")}
               data={options(TYPE_LABEL, TYPES)}
               value={String(item.type)}
               readOnly={!editable}
               allowDeselect={false}
               onChange={(v) => v && save({ type: Number(v) })}
             />
-            <PointsField value={item.storyPoints} editable={editable} onSave={(storyPoints) => save({ storyPoints })} />
+            <PointsField value={item.storyPoints} editable={editable} error={errorFor("story_points")} onSave={(storyPoints) => save({ storyPoints })} />
             <Select
               label="Assignee"
+              error={errorFor("assignee")}
               placeholder="Unassigned"
               data={members}
               value={item.assignee ?? null}
@@ -278,6 +299,7 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
             />
             <Select
               label="Sprint"
+              error={errorFor("sprint_id")}
               placeholder="No sprint"
               data={sprints
                 .filter((s) => s.status === SprintStatus.ACTIVE || s.status === SprintStatus.PLANNED || s.id === item.sprintId)
@@ -290,6 +312,7 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
             {parentType !== undefined && (
               <Select
                 label="Parent"
+                error={errorFor("parent_id")}
                 placeholder={`No ${TYPE_LABEL[parentType]?.toLowerCase()}`}
                 data={parents.map((p) => ({ value: p.id, label: `${p.key} ${p.title}` }))}
                 value={item.parentId ?? null}
@@ -301,6 +324,11 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
             )}
           </SimpleGrid>
           <DescriptionField value={item.description} editable={editable} onBegin={begin} onSave={(description) => saveTyped({ description })} />
+          {errorFor("description") && (
+            <Text size="xs" c="red" mt={-12} role="alert">
+              {errorFor("description")}
+            </Text>
+          )}
           <Children store={store} item={item} editable={editable} onOpen={onOpen} />
           <Divider />
           <Tabs defaultValue="comments" variant="pills" radius="md">
@@ -384,12 +412,23 @@ function TitleField({
   );
 }
 
-function PointsField({ value, editable, onSave }: { value: number | undefined; editable: boolean; onSave: (v: number | null) => void }) {
+function PointsField({
+  value,
+  editable,
+  error,
+  onSave,
+}: {
+  value: number | undefined;
+  editable: boolean;
+  error?: string;
+  onSave: (v: number | null) => void;
+}) {
   const [draft, setDraft] = useState<string | number>(value ?? "");
   useEffect(() => setDraft(value ?? ""), [value]);
   return (
     <NumberInput
       label="Points"
+      error={error}
       placeholder="—"
       min={0}
       max={100}
