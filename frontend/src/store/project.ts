@@ -9,6 +9,7 @@ import type { Event } from "../gen/pm/v1/envelope_pb";
 import {
   EntityKind,
   ProjectRole,
+  SprintStatus,
   type Comment,
   type Dependency,
   type Member,
@@ -352,7 +353,7 @@ export class ProjectStore implements SyncTarget {
   }
 
   activeSprint(): Sprint | undefined {
-    return [...this.sprints.values()].find((s) => s.status === 2 /* ACTIVE */);
+    return [...this.sprints.values()].find((s) => s.status === SprintStatus.ACTIVE);
   }
 
   // ---- actions (optimistic) ----------------------------------------------------------------
