@@ -369,7 +369,7 @@ function CardView({ w, flash, overlay }: { w: WorkItem; flash: boolean; overlay?
       radius="md"
       p={8}
       shadow={overlay ? "md" : undefined}
-      className={flash ? "pm-card remote-flash" : "pm-card"}
+      className={flash ? "pm-card remote-arrive" : "pm-card"}
       style={{ cursor: overlay ? "grabbing" : "pointer", background: "var(--mantine-color-body)" }}
       data-testid={overlay ? "card-dragged" : "card"}
       data-key={w.key}
