@@ -1,14 +1,11 @@
-import { createTheme, type MantineColorsTuple } from "@mantine/core";
+import { createTheme } from "@mantine/core";
 
-// One neutral palette (Mantine's gray/dark) and one accent. Density: 14 px base, compact controls.
-const accent: MantineColorsTuple = [
-  "#eef3ff", "#dce4f5", "#b9c7e2", "#94a8d0", "#748dc1", "#5f7cb8", "#5474b4", "#44639f", "#39588f", "#2d4b81",
-];
-
+// One neutral palette (Mantine's gray/dark) and one accent (indigo). Density: 14 px base, compact
+// controls.
 export const theme = createTheme({
   primaryColor: "indigo",
   colors: {
-    accent,
+    // "To do" in the status colours: a blue-grey between backlog grey and in-progress blue.
     slate: ["#f1f4f8", "#e2e7ee", "#c3ccd9", "#a2b0c4", "#8698b2", "#7489a8", "#6a81a4", "#596e8f", "#4e6281", "#405473"],
   },
   fontFamily: "Inter, system-ui, -apple-system, Segoe UI, Roboto, sans-serif",
