@@ -27,6 +27,7 @@ import {
   IconPlus,
   IconSun,
   IconFolders,
+  IconRun,
 } from "@tabler/icons-react";
 import { Link, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { ProjectStatus } from "../gen/pm/v1/entities_pb";
@@ -187,6 +188,14 @@ function Sidebar({ collapsed, onToggle }: { collapsed: boolean; onToggle: () => 
                     label="Backlog"
                     leftSection={<IconListDetails size={14} />}
                     active={open && location.pathname.includes("/backlog")}
+                    style={{ borderRadius: 6 }}
+                  />
+                  <NavLink
+                    component={Link}
+                    to={`/p/${p.key}/sprints`}
+                    label="Sprints"
+                    leftSection={<IconRun size={14} />}
+                    active={open && location.pathname.includes("/sprints")}
                     style={{ borderRadius: 6 }}
                   />
                 </>

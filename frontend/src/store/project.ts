@@ -562,6 +562,87 @@ export class ProjectStore implements SyncTarget {
     }
   }
 
+  // ---- sprints ----------------------------------------------------------------------------
+
+  private putSprint(sp: Sprint | undefined): Sprint | undefined {
+    if (!sp) return undefined;
+    const held = this.sprints.get(sp.id);
+    if (!held || sp.version >= held.version) this.sprints.set(sp.id, sp);
+    this.changed();
+    return sp;
+  }
+
+  private sprintVersion(id: string): bigint {
+    const sp = this.sprints.get(id);
+    if (!sp) throw new RequestError("unexpected", "This sprint is no longer here");
+    return sp.version;
+  }
+
+  async createSprint(fields: { name: string; goal: string; startsAt?: number; endsAt?: number }): Promise<Sprint | undefined> {
+    const res = await this.requireSender().send(
+      {
+        case: "createSprint",
+        value: {
+          projectId: this.projectId,
+          name: fields.name,
+          goal: fields.goal,
+          startsAt: fields.startsAt === undefined ? undefined : BigInt(fields.startsAt),
+          endsAt: fields.endsAt === undefined ? undefined : BigInt(fields.endsAt),
+        },
+      },
+      "sprint",
+    );
+    return this.putSprint(res.sprint);
+  }
+
+  /** `null` clears a date. */
+  async updateSprint(
+    id: string,
+    fields: { name?: string; goal?: string; startsAt?: number | null; endsAt?: number | null },
+  ): Promise<Sprint | undefined> {
+    const t = (v: number | null | undefined) => (v === undefined ? undefined : { value: v === null ? undefined : BigInt(v) });
+    const res = await this.requireSender().send(
+      {
+        case: "updateSprint",
+        value: { sprintId: id, version: this.sprintVersion(id), name: fields.name, goal: fields.goal, startsAt: t(fields.startsAt), endsAt: t(fields.endsAt) },
+      },
+      "sprint",
+    );
+    return this.putSprint(res.sprint);
+  }
+
+  async startSprint(id: string): Promise<void> {
+    const res = await this.requireSender().send({ case: "startSprint", value: { sprintId: id, version: this.sprintVersion(id) } }, "sprint");
+    this.putSprint(res.sprint);
+  }
+
+  async cancelSprint(id: string): Promise<void> {
+    const res = await this.requireSender().send({ case: "cancelSprint", value: { sprintId: id, version: this.sprintVersion(id) } }, "sprint");
+    this.putSprint(res.sprint);
+  }
+
+  /** Completes a sprint; unfinished items go to `moveTo` (a planned sprint) or the backlog. Returns the moved items. */
+  async completeSprint(id: string, moveTo: string | undefined): Promise<WorkItem[]> {
+    const res = await this.requireSender().send(
+      { case: "completeSprint", value: { sprintId: id, version: this.sprintVersion(id), moveOpenItemsTo: moveTo } },
+      "sprintCompleted",
+    );
+    for (const w of res.moved) this.upsertItem(w);
+    this.putSprint(res.sprint);
+    return res.moved;
+  }
+
+  async deleteSprint(id: string): Promise<void> {
+    await this.requireSender().send({ case: "deleteSprint", value: { sprintId: id, version: this.sprintVersion(id) } }, "deleted");
+    this.sprints.delete(id);
+    this.changed();
+  }
+
+  /** The burndown of a sprint with day boundaries in the viewer's time zone. */
+  async burndown(sprintId: string, utcOffsetMinutes = -new Date().getTimezoneOffset()) {
+    return this.requireSender().send({ case: "getSprintBurndown", value: { sprintId, utcOffsetMinutes } }, "sprintBurndown");
+  }
+
   /** Marks changes as seen by the UI (after a highlight has been shown). */
   clearRemoteTouched(id: string): void {
     this.remoteTouched.delete(id);

@@ -16,6 +16,7 @@ import { rememberProject } from "../../app/recent";
 import { Backlog } from "../backlog/Backlog";
 import { ConflictDialog } from "../item/ConflictDialog";
 import { ItemPanel } from "../item/ItemPanel";
+import { Sprints } from "../sprints/Sprints";
 import { Board } from "./Board";
 
 export const ITEM_KEY = /^[A-Za-z][A-Za-z0-9]*-\d+$/;
@@ -28,7 +29,7 @@ export function ProjectView() {
   const [missing, setMissing] = useState<string | null>(null);
   const [parts0, parts1] = rest.split("/");
   // /p/WEB/WEB-42 (a pasted item link) shows the board with the item open.
-  const view = parts0 && ITEM_KEY.test(parts0) ? "board" : parts0 === "backlog" ? "backlog" : "board";
+  const view = parts0 && ITEM_KEY.test(parts0) ? "board" : parts0 === "backlog" || parts0 === "sprints" ? parts0 : "board";
   const itemKey = parts0 && ITEM_KEY.test(parts0) ? parts0 : parts1 && ITEM_KEY.test(parts1) ? parts1 : undefined;
 
   // By key, or (after a re-key) by the id this view showed last.
@@ -85,6 +86,8 @@ export function ProjectView() {
           <ErrorBoundary name={view}>
             {view === "board" ? (
               <Board store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
+            ) : view === "sprints" ? (
+              <Sprints store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
             ) : (
               <Backlog store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
             )}
@@ -186,15 +189,18 @@ function TopBar({ store, view, base, archived }: { store: ProjectStore; view: st
         <SegmentedControl
           size="xs"
           value={view}
-          onChange={(v) => navigate(base.replace(/\/(board|backlog)$/, `/${v}`) + location.search.replace(/([?&])sprint=[^&]*&?/, "$1"))}
+          onChange={(v) => navigate(base.replace(/\/(board|backlog|sprints)$/, `/${v}`) + location.search.replace(/([?&])sprint=[^&]*&?/, "$1"))}
           data={[
             { value: "board", label: "Board" },
             { value: "backlog", label: "Backlog" },
+            { value: "sprints", label: "Sprints" },
           ]}
           aria-label="View"
         />
       </Group>
       <Group gap="xs" wrap="nowrap">
+        {view !== "sprints" && (
+          <>
         <TextInput
           ref={searchRef}
           size="xs"
@@ -230,6 +236,8 @@ function TopBar({ store, view, base, archived }: { store: ProjectStore; view: st
           value={params.get("assignee")}
           onChange={(v) => setParam("assignee", v)}
         />
+          </>
+        )}
         <Avatar.Group spacing={6} ml="xs">
           {viewers.slice(0, 4).map((v) => (
             <Tooltip key={v} label={`${v} is viewing`}>
