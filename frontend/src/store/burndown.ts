@@ -1,6 +1,6 @@
 // Chart rows for a sprint's burndown: one row per day from the first day the server reports to the
 // sprint's end, with remaining and scope points on the days that have happened and the ideal line
-// (first day's scope down to zero on the last day) throughout.
+// (the first committed scope down to zero on the last day) throughout.
 import type { SprintBurndown } from "../gen/pm/v1/commands_pb";
 import type { Sprint } from "../gen/pm/v1/entities_pb";
 
@@ -20,7 +20,8 @@ export function burndownRows(b: SprintBurndown, sprint: Sprint, label = defaultL
   // Days until the end (inclusive), or just the reported days when the sprint has no end.
   const end = sprint.endsAt !== undefined ? Math.max(lastKnown, Number(sprint.endsAt) - 1) : lastKnown;
   const count = Math.min(366, Math.floor((end - first) / DAY) + 1);
-  const scope0 = b.days[0]!.scopePoints;
+  // The committed scope: the first day's, or the first day with any (a sprint planned after it began).
+  const scope0 = b.days.find((d) => d.scopePoints > 0)?.scopePoints ?? 0;
   const rows: BurndownRow[] = [];
   for (let i = 0; i < count; i++) {
     const d = b.days[i];

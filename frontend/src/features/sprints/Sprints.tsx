@@ -390,24 +390,22 @@ function SprintSection({
           </Menu>
         )}
       </Group>
-      <Group align="stretch" gap={0} wrap="nowrap">
-        <Box style={{ flex: 1, minWidth: 0 }}>
-          {ids.length === 0 ? (
-            <Text size="sm" c="dimmed" px="sm" py="md" ta="center">
-              No items in this sprint — drag some from the backlog.
-            </Text>
-          ) : (
-            ids.map((id) => <PlanRow key={id} store={store} id={id} editable={editable} openItem={openItem} />)
-          )}
+      {active && (
+        <Box px="sm" pt={8} pb={4} style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
+          <Suspense fallback={<Box h={150} />}>
+            <Burndown store={store} sprint={sprint} height={150} />
+          </Suspense>
         </Box>
-        {active && (
-          <Box w={330} p="xs" style={{ borderLeft: "1px solid var(--mantine-color-default-border)", flexShrink: 0 }}>
-            <Suspense fallback={<Box h={180} />}>
-              <Burndown store={store} sprint={sprint} height={180} />
-            </Suspense>
-          </Box>
+      )}
+      <Box style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
+        {ids.length === 0 ? (
+          <Text size="sm" c="dimmed" px="sm" py="md" ta="center">
+            No items in this sprint — drag some from the backlog.
+          </Text>
+        ) : (
+          ids.map((id) => <PlanRow key={id} store={store} id={id} editable={editable} openItem={openItem} />)
         )}
-      </Group>
+      </Box>
     </Paper>
   );
 }
@@ -485,7 +483,7 @@ function BacklogPane({ store, drag, editable, openItem }: { store: ProjectStore;
     <Stack
       ref={setNodeRef}
       gap={0}
-      w={440}
+      w={420}
       h="100%"
       role="region"
       aria-label="Backlog items"
@@ -562,9 +560,9 @@ const PlanRow = memo(function PlanRow({
       <Text
         size="xs"
         c="dimmed"
-        w={58}
+        w={68}
         className="tabular"
-        style={{ flexShrink: 0, cursor: "pointer" }}
+        style={{ flexShrink: 0, cursor: "pointer", whiteSpace: "nowrap" }}
         onClick={(e) => {
           e.stopPropagation();
           openItem(w.key);
