@@ -5,8 +5,8 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EntityKind } from "../src/gen/pm/v1/entities_pb";
-import { App, Backlog, Board, ItemPanel, eventually, launch } from "./support/pages";
+import { EntityKind, ProjectRole, WorkItemStatus, WorkItemType } from "../src/gen/pm/v1/entities_pb";
+import { App, Backlog, Board, ItemPanel, SprintsPage, eventually, launch } from "./support/pages";
 import { PATIENCE, PmServer, protocolClient } from "./support/server";
 
 const SHOTS = resolve(__dirname, "../../docs/screenshots");
@@ -273,6 +273,109 @@ async function whileAway(meanwhile: (addr: string) => Promise<void>) {
   await server.stop("SIGTERM");
   await server.start(); // the original address again
 }
+
+describe("a sprint, two people", () => {
+  it("is planned by dragging, started, worked and completed, and the other follows every step live", async () => {
+    // A project of its own: PLAN-1..4, estimated, to do; alice is a member.
+    const admin = await protocolClient(server.addr, server.token("demo", "admin"));
+    const project = (await admin.send({ case: "createProject", value: { key: "PLAN", title: "Planning" } }, "project")).project!;
+    await admin.send({ case: "addMember", value: { projectId: project.id, userId: "alice", role: ProjectRole.EDITOR } }, "member");
+    for (const [title, points] of [["Cart badge", 3], ["Coupon field", 5], ["Gift wrap", 8], ["Order notes", 2]] as const) {
+      await admin.send(
+        { case: "createWorkItem", value: { projectId: project.id, type: WorkItemType.TASK, title, description: "", status: WorkItemStatus.TODO, storyPoints: points } },
+        "workItem",
+      );
+    }
+    admin.close();
+
+    const ann = await open("/p/PLAN/sprints", demoToken());
+    const bob = await open("/p/PLAN/sprints", server.token("alice", "editor"));
+    const a = new SprintsPage(ann);
+    const b = new SprintsPage(bob);
+    await a.row("PLAN-1").waitFor();
+    await b.row("PLAN-1").waitFor();
+
+    // Create a sprint with the dialog (dates from the date inputs).
+    await ann.getByRole("button", { name: "New sprint" }).first().click();
+    const dialog = ann.getByRole("dialog", { name: "New sprint" });
+    await dialog.getByRole("textbox", { name: "Name" }).fill("Sprint 1");
+    await dialog.getByRole("textbox", { name: "Goal" }).fill("Checkout extras");
+    await dialog.getByLabel("Start").fill("2026-03-02");
+    await dialog.getByLabel("End").fill("2026-03-13");
+    await dialog.getByRole("button", { name: "Create sprint" }).click();
+    await a.sprint("Sprint 1").waitFor();
+    await b.sprint("Sprint 1").getByText("2 Mar – 13 Mar").waitFor();
+
+    // Plan by dragging: the totals count the item while it hovers the sprint, before the drop.
+    await a.drag("PLAN-3", a.sprint("Sprint 1"), async () => {
+      await eventually(() => a.totals("Sprint 1").textContent(), "1 item · 8 pts");
+    });
+    await a.sprint("Sprint 1").locator('[data-key="PLAN-3"]').waitFor();
+    await a.drag("PLAN-2", a.sprint("Sprint 1"));
+    await a.drag("PLAN-1", a.sprint("Sprint 1"));
+    await eventually(() => a.totals("Sprint 1").textContent(), "3 items · 16 pts");
+    await eventually(() => b.totals("Sprint 1").textContent(), "3 items · 16 pts");
+    // ... and back to the backlog.
+    await a.drag("PLAN-1", a.backlog());
+    await eventually(() => b.totals("Sprint 1").textContent(), "2 items · 13 pts");
+    await b.backlog().locator('[data-key="PLAN-1"]').waitFor();
+
+    // Start it: the other sees it active.
+    await a.sprint("Sprint 1").getByRole("button", { name: "Start" }).click();
+    await b.sprint("Sprint 1").getByText("Active").waitFor();
+
+    // Work: PLAN-2 to done on the board; the other's board follows.
+    await ann.goto(`${server.url}/p/PLAN/board`);
+    await bob.goto(`${server.url}/p/PLAN/board`);
+    const annBoard = new Board(ann);
+    await annBoard.cardIn("To do", "PLAN-2").waitFor();
+    await new Board(bob).cardIn("To do", "PLAN-2").waitFor();
+    await annBoard.drag("PLAN-2", annBoard.column("Done"));
+    await new Board(bob).cardIn("Done", "PLAN-2").waitFor();
+
+    // Complete it, the unfinished PLAN-3 going to the backlog.
+    await ann.goto(`${server.url}/p/PLAN/sprints`);
+    await bob.goto(`${server.url}/p/PLAN/sprints`);
+    await a.sprint("Sprint 1").getByRole("button", { name: "Complete" }).click();
+    const complete = ann.getByRole("dialog", { name: "Complete Sprint 1" });
+    await complete.getByText("1 items").first().waitFor();
+    await complete.getByRole("radio", { name: "The backlog" }).check();
+    await complete.getByRole("button", { name: "Complete sprint" }).click();
+    await ann.getByText(/1 done \(5 pts\); 1 unfinished moved to the backlog/).waitFor();
+    await b.backlog().locator('[data-key="PLAN-3"]').waitFor();
+    await bob.getByRole("button", { name: "Finished sprints" }).click();
+    await b.sprint("Sprint 1").getByText("Completed").waitFor();
+    // A completed sprint keeps its chart.
+    await bob.getByRole("button", { name: "Sprint 1 burndown" }).click();
+    await b.sprint("Sprint 1").getByTestId("burndown").waitFor();
+    expect((await item("PLAN-3")).workItem?.sprintId).toBeUndefined();
+  });
+
+  it("shows the demo's sprints with the active sprint's burndown, and over-capacity while planning", async () => {
+    const page = await open("/p/SHOP/sprints", demoToken());
+    const sprints = new SprintsPage(page);
+    await page.getByTestId("burndown").locator(".recharts-line").first().waitFor();
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: `${SHOTS}/sprints.png` });
+    const box = (await sprints.sprint("Sprint 14").boundingBox())!;
+    await page.screenshot({ path: `${SHOTS}/burndown.png`, clip: { x: box.x - 8, y: box.y - 8, width: box.width + 16, height: 236 } });
+
+    // Planning the next sprint against a capacity: dragging past it shows by how much, mid-drag.
+    await page.getByRole("button", { name: "Hide the items of Sprint 14" }).click();
+    // A capacity just above what is planned, so one 8-point item tips it over.
+    const planned = Number(/· (\d+) pts$/.exec((await sprints.totals("Sprint 15").textContent()) ?? "")?.[1]);
+    page.once("dialog", (d) => void d.accept(String(planned + 4)));
+    await sprints.sprint("Sprint 15").getByRole("button", { name: "Sprint 15 actions" }).click();
+    await page.getByRole("menuitem", { name: "Set capacity" }).click();
+    await eventually(async () => (await sprints.totals("Sprint 15").textContent())?.endsWith(` / ${planned + 4} pts`), true);
+    expect(await sprints.sprint("Sprint 15").getByTestId("over-capacity").count()).toBe(0);
+    await sprints.drag("SHOP-58", sprints.sprint("Sprint 15"), async () => {
+      await sprints.sprint("Sprint 15").getByTestId("over-capacity").waitFor();
+      await page.screenshot({ path: `${SHOTS}/planning.png` });
+    });
+    await sprints.sprint("Sprint 15").locator('[data-key="SHOP-58"]').waitFor();
+  });
+});
 
 describe("a server restart", () => {
   it("shows reconnecting, resumes with a change made meanwhile, and applies an offline edit once", async () => {

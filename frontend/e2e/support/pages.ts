@@ -96,3 +96,33 @@ export class Backlog {
     return this.page.getByRole("row", { name: text });
   }
 }
+
+export class SprintsPage {
+  constructor(readonly page: Page) {}
+  sprint(name: string): Locator {
+    return this.page.getByRole("region", { name: `Sprint ${name}` });
+  }
+  backlog(): Locator {
+    return this.page.getByTestId("plan-backlog");
+  }
+  row(key: string): Locator {
+    return this.page.locator(`[data-testid=plan-row][data-key="${key}"]`);
+  }
+  totals(name: string): Locator {
+    return this.sprint(name).getByTestId("sprint-totals");
+  }
+  /** Drags an item row onto a sprint (or the backlog pane), checking the totals shown mid-drag. */
+  async drag(key: string, target: Locator, whileOver?: () => Promise<void>): Promise<void> {
+    const from = await this.row(key).boundingBox();
+    const to = await target.boundingBox();
+    if (!from || !to) throw new Error("row or target not visible");
+    const m = this.page.mouse;
+    await m.move(from.x + 200, from.y + from.height / 2);
+    await m.down();
+    await m.move(from.x + 200, from.y + from.height / 2 + 12, { steps: 3 });
+    await m.move(to.x + to.width / 2, to.y + Math.min(to.height / 2, 40), { steps: 12 });
+    await m.move(to.x + to.width / 2, to.y + Math.min(to.height / 2, 40) + 2, { steps: 2 });
+    if (whileOver) await whileOver();
+    await m.up();
+  }
+}

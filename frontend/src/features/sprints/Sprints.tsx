@@ -267,6 +267,7 @@ function SprintSection({
   const active = sprint.status === SprintStatus.ACTIVE;
   const badge = STATUS_BADGE[sprint.status]!;
   const target = drag?.over === sprint.id;
+  const [folded, setFolded] = useState(false);
 
   return (
     <Paper
@@ -284,6 +285,17 @@ function SprintSection({
       }}
     >
       <Group px="sm" py={8} gap="sm" wrap="nowrap" align="flex-start" bg="var(--mantine-color-default-hover)">
+        <ActionIcon
+          variant="subtle"
+          color="gray"
+          size="sm"
+          mt={-1}
+          aria-label={folded ? `Show the items of ${sprint.name}` : `Hide the items of ${sprint.name}`}
+          aria-expanded={!folded}
+          onClick={() => setFolded((v) => !v)}
+        >
+          {folded ? <IconChevronRight size={14} /> : <IconChevronDown size={14} />}
+        </ActionIcon>
         <Stack gap={2} style={{ flex: 1, minWidth: 0 }}>
           <Group gap={8} wrap="nowrap">
             <Text fw={600} size="sm" truncate>
@@ -308,14 +320,14 @@ function SprintSection({
             </Group>
           )}
         </Stack>
-        <Stack gap={4} w={220} style={{ flexShrink: 0 }}>
+        <Stack gap={4} w={300} style={{ flexShrink: 0 }}>
           <Group gap={6} justify="flex-end" wrap="nowrap">
-            <Text size="xs" c="dimmed" className="tabular" data-testid="sprint-totals">
+            <Text size="xs" c="dimmed" className="tabular" data-testid="sprint-totals" style={{ whiteSpace: "nowrap" }}>
               {totals.items} {totals.items === 1 ? "item" : "items"} · {totals.points}
               {capacity ? ` / ${capacity}` : ""} pts
             </Text>
             {over && (
-              <Badge size="xs" color="red" variant="light" style={{ textTransform: "none" }} data-testid="over-capacity">
+              <Badge size="xs" color="red" variant="light" style={{ textTransform: "none", flexShrink: 0 }} data-testid="over-capacity">
                 Over capacity by {totals.points - capacity!}
               </Badge>
             )}
@@ -390,14 +402,14 @@ function SprintSection({
           </Menu>
         )}
       </Group>
-      {active && (
+      {active && !folded && (
         <Box px="sm" pt={8} pb={4} style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
           <Suspense fallback={<Box h={150} />}>
             <Burndown store={store} sprint={sprint} height={150} />
           </Suspense>
         </Box>
       )}
-      <Box style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
+      <Box style={{ borderTop: "1px solid var(--mantine-color-default-border)", display: folded ? "none" : undefined }}>
         {ids.length === 0 ? (
           <Text size="sm" c="dimmed" px="sm" py="md" ta="center">
             No items in this sprint — drag some from the backlog.
