@@ -5,6 +5,7 @@ import type { Welcome } from "../gen/pm/v1/envelope_pb";
 import type { ProjectResponse } from "../gen/pm/v1/commands_pb";
 import { Connection, type ConnectionStatus } from "../net/connection";
 import { ProjectStore } from "../store/project";
+import { TimerStore } from "../store/timer";
 import { checkToken } from "./token";
 
 /** The projects the user can see, kept current from replies and project events. */
@@ -85,6 +86,8 @@ export interface Session {
   me: string;
   conn: Connection;
   projects: ProjectsList;
+  /** The user's running timer, for every screen. */
+  timer: TimerStore;
   /** The store of a project (by id), created and watched on first use. */
   store(projectId: string): ProjectStore;
   /** The stores created so far. */
@@ -119,6 +122,7 @@ export function SessionProvider({
       me: "",
       conn,
       projects: new ProjectsList(conn),
+      timer: new TimerStore(conn),
       store(projectId) {
         let st = stores.get(projectId);
         if (!st) {
@@ -155,8 +159,16 @@ export function SessionProvider({
         onSignOutRef.current(st.closedReason);
       }
     });
+    const offE = conn.onEvent(session.timer.onEvent);
+    // A timer started in a project this tab does not watch shows when the tab comes back.
+    const onVisible = () => {
+      if (document.visibilityState === "visible" && conn.welcome) void session.timer.refresh().catch(() => {});
+    };
+    document.addEventListener("visibilitychange", onVisible);
     const offW = conn.onWelcome((w) => {
       session.me = w.userId;
+      session.timer.me = w.userId;
+      void session.timer.refresh().catch(() => {});
       // The project list is re-read on every (re)connect: it is not a subscribed topic.
       void session.projects.load();
     });
@@ -164,6 +176,8 @@ export function SessionProvider({
     return () => {
       off();
       offW();
+      offE();
+      document.removeEventListener("visibilitychange", onVisible);
       conn.close("signed out");
     };
   }, [session]);

@@ -643,6 +643,30 @@ export class ProjectStore implements SyncTarget {
     return this.requireSender().send({ case: "getSprintBurndown", value: { sprintId, utcOffsetMinutes } }, "sprintBurndown");
   }
 
+  // ---- dependencies ------------------------------------------------------------------------
+
+  async addDependency(blockingId: string, blockedId: string, type: Dependency["type"]): Promise<Dependency | undefined> {
+    const res = await this.requireSender().send({ case: "addDependency", value: { blockingId, blockedId, type } }, "dependency");
+    if (res.dependency) {
+      this.dependencies.set(res.dependency.id, res.dependency);
+      this.changed();
+    }
+    return res.dependency;
+  }
+
+  async removeDependency(id: string): Promise<void> {
+    const held = this.dependencies.get(id);
+    this.dependencies.delete(id);
+    this.changed();
+    try {
+      await this.requireSender().send({ case: "removeDependency", value: { dependencyId: id } }, "deleted");
+    } catch (e) {
+      if (held) this.dependencies.set(id, held);
+      this.changed();
+      throw e;
+    }
+  }
+
   /** Marks changes as seen by the UI (after a highlight has been shown). */
   clearRemoteTouched(id: string): void {
     this.remoteTouched.delete(id);

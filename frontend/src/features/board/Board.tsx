@@ -38,6 +38,7 @@ import { canEdit } from "../../ui/labels";
 import { attempt } from "../../ui/notify";
 import { STATUS_COLOR } from "../../theme";
 import { useItemFilter } from "./ProjectView";
+import { TimerButton } from "../time/timer";
 
 interface Preview {
   activeId: string;
@@ -322,8 +323,10 @@ const SortableCard = memo(function SortableCard({
   return (
     <div
       ref={setNodeRef}
-      className="pm-sortable"
-      style={{ transform: CSS.Transform.toString(transform), transition, opacity: isDragging ? 0.35 : 1 }}
+      className="pm-sortable pm-card-wrap"
+      style={{ transform: CSS.Transform.toString(transform), transition, opacity: isDragging ? 0.35 : 1, position: "relative" }}
+    >
+    <div
       {...attributes}
       {...listeners}
       // Dragging may be off (viewers), but the card still opens: it is not a disabled control.
@@ -336,6 +339,13 @@ const SortableCard = memo(function SortableCard({
       }}
     >
       <CardBody store={store} id={id} />
+    </div>
+      {/* Beside the card, not inside it: a control may not sit in another control. */}
+      {key && !isDragging && (
+        <Box style={{ position: "absolute", top: 5, right: 5 }}>
+          <TimerButton workItemId={id} itemKey={key} quiet />
+        </Box>
+      )}
     </div>
   );
 });

@@ -18,6 +18,7 @@ import { ConflictDialog } from "../item/ConflictDialog";
 import { ItemPanel } from "../item/ItemPanel";
 import { Sprints } from "../sprints/Sprints";
 import { Board } from "./Board";
+import { RunningTimer } from "../time/timer";
 
 export const ITEM_KEY = /^[A-Za-z][A-Za-z0-9]*-\d+$/;
 
@@ -238,6 +239,7 @@ function TopBar({ store, view, base, archived }: { store: ProjectStore; view: st
         />
           </>
         )}
+        <RunningTimer />
         <Avatar.Group spacing={6} ml="xs">
           {viewers.slice(0, 4).map((v) => (
             <Tooltip key={v} label={`${v} is viewing`}>

@@ -36,6 +36,9 @@ import { PRIORITIES, PRIORITY_LABEL, STATUSES, STATUS_LABEL, TYPES, TYPE_LABEL, 
 import { StatusBadge, TypeIcon, UserAvatar } from "../../ui/chips";
 import { attempt, notifyError } from "../../ui/notify";
 import { timeAgo } from "../../ui/time";
+import { ItemTime } from "../time/ItemTime";
+import { TimerButton } from "../time/timer";
+import { Dependencies } from "./Dependencies";
 
 export function ItemPanel({
   store,
@@ -208,6 +211,7 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
           )}
         </Group>
         <Group gap={4}>
+          {editable && <TimerButton workItemId={item.id} itemKey={item.key} />}
           <CopyButton value={`${location.origin}/p/${item.key.split("-")[0]}/${item.key}`}>
             {({ copied, copy }) => (
               <Tooltip label={copied ? "Copied" : "Copy link"}>
@@ -330,6 +334,7 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
             </Text>
           )}
           <Children store={store} item={item} editable={editable} onOpen={onOpen} />
+          <Dependencies store={store} item={item} editable={editable} onOpen={onOpen} />
           <Divider />
           <Tabs defaultValue="comments" variant="pills" radius="md">
             <Tabs.List>
@@ -339,7 +344,13 @@ function ItemBody({ store, item, onClose, onOpen }: { store: ProjectStore; item:
               <Tabs.Tab value="history" size="xs">
                 History
               </Tabs.Tab>
+              <Tabs.Tab value="time" size="xs">
+                Time
+              </Tabs.Tab>
             </Tabs.List>
+            <Tabs.Panel value="time" pt="sm">
+              <ItemTime item={item} editable={editable} />
+            </Tabs.Panel>
             <Tabs.Panel value="comments" pt="sm">
               <Comments store={store} item={item} editable={editable} />
             </Tabs.Panel>

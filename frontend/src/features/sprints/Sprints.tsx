@@ -551,7 +551,8 @@ const PlanRow = memo(function PlanRow({
       ref={setNodeRef}
       {...attributes}
       {...listeners}
-      role="button"
+      // A group, not a button: it holds its own controls (the move menu).
+      role="group"
       aria-roledescription="draggable item"
       aria-label={`${w.key} ${w.title}`}
       data-testid="plan-row"
