@@ -377,6 +377,84 @@ describe("a sprint, two people", () => {
   });
 });
 
+describe("time and links", () => {
+  it("runs a timer seen in another tab of the same user, stopped there, with its entry and total", async () => {
+    const one = await open("/p/SHOP/board/SHOP-20", demoToken());
+    const two = await open("/p/SHOP/board", demoToken());
+    await settledBoard(two);
+    const panel = new ItemPanel(one);
+    await panel.root().getByRole("tab", { name: "Time" }).click();
+    await panel.root().getByTestId("time-total").waitFor();
+    await eventually(() => panel.root().getByText("Loading…").count(), 0);
+    const before = await panel.root().getByTestId("time-entry").count();
+    await panel.root().getByRole("button", { name: "Start timer" }).click();
+    await one.getByTestId("running-timer").and(one.locator('[data-key="SHOP-20"]')).waitFor();
+    // The other tab shows it running, and stops it.
+    const other = two.getByTestId("running-timer");
+    await eventually(() => other.getAttribute("data-key"), "SHOP-20");
+    // By keyboard (the header's controls are reachable without a pointer).
+    await other.getByRole("button", { name: "Stop the timer" }).focus();
+    await two.keyboard.press("Enter");
+    await eventually(() => one.getByTestId("running-timer").count(), 0);
+    await eventually(() => panel.root().getByTestId("time-entry").count(), before + 1);
+    const total = await panel.root().getByTestId("time-total").textContent();
+
+    // Time logged by hand adds to the total.
+    await panel.root().getByRole("button", { name: "Log time" }).click();
+    const dialog = one.getByRole("dialog", { name: "Log time on SHOP-20" });
+    await dialog.getByRole("textbox", { name: "Minutes" }).fill("45");
+    await dialog.getByRole("textbox", { name: "Note" }).fill("Pairing on the address form");
+    await dialog.getByRole("button", { name: "Save" }).click();
+    await eventually(() => panel.root().getByTestId("time-entry").count(), before + 2);
+    await panel.root().getByTestId("time-entry").filter({ hasText: "Pairing on the address form" }).getByText("45m").waitFor();
+    expect(await panel.root().getByTestId("time-total").textContent()).not.toBe(total);
+
+    // A timer started again shows in the top bar while the panel shows the entries.
+    await panel.root().getByRole("button", { name: "Start timer" }).click();
+    await one.getByTestId("running-timer").waitFor();
+    await settledPanel(one);
+    await one.mouse.move(0, 0);
+    await panel.root().getByTestId("item-time").scrollIntoViewIfNeeded();
+    await one.screenshot({ path: `${SHOTS}/time.png` });
+    await one.getByTestId("running-timer").getByRole("button", { name: "Stop the timer" }).focus();
+    await one.keyboard.press("Enter");
+    await eventually(() => two.getByTestId("running-timer").count(), 0);
+  });
+
+  it("adds a dependency, shows the blocked marker on the other board, and refuses a cycle with its path", async () => {
+    const ann = await open("/p/SHOP/board/SHOP-17", demoToken());
+    const bob = await open("/p/SHOP/board", server.token("alice", "editor"));
+    await settledBoard(bob);
+    const bobBoard = new Board(bob);
+    expect(await bobBoard.card("SHOP-17").getByText("Blocked").count()).toBe(0);
+
+    const panel = new ItemPanel(ann);
+    const links = panel.root().getByTestId("dependencies");
+    await links.getByRole("button", { name: "Add link" }).click();
+    await links.getByRole("textbox", { name: "Item to link" }).fill("SHOP-20");
+    await ann.getByRole("option", { name: /^SHOP-20 / }).click();
+    await links.getByRole("button", { name: "Add", exact: true }).click();
+    await links.getByRole("list", { name: "Blocked by" }).getByText("SHOP-20").waitFor();
+    await bobBoard.card("SHOP-17").getByText("Blocked").waitFor();
+    await ann.mouse.move(0, 0);
+    await settledPanel(ann);
+    await links.scrollIntoViewIfNeeded();
+    await ann.screenshot({ path: `${SHOTS}/dependencies.png` });
+
+    // SHOP-20 blocked by SHOP-17 would close the loop: refused, with the path.
+    await ann.goto(`${server.url}/p/SHOP/board/SHOP-20`);
+    await links.getByRole("button", { name: "Add link" }).click();
+    await links.getByRole("textbox", { name: "Item to link" }).fill("SHOP-17");
+    await ann.getByRole("option", { name: /^SHOP-17 / }).click();
+    await links.getByRole("button", { name: "Add", exact: true }).click();
+    await eventually(async () => /^SHOP-\d+ → SHOP-\d+ → SHOP-\d+$/.test((await links.getByTestId("cycle").textContent()) ?? ""), true);
+    const path = (await links.getByTestId("cycle").textContent())!;
+    expect(path).toContain("SHOP-17");
+    expect(path).toContain("SHOP-20");
+    await links.getByRole("list", { name: "Blocking" }).getByText("SHOP-17").waitFor();
+  });
+});
+
 describe("a server restart", () => {
   it("shows reconnecting, resumes with a change made meanwhile, and applies an offline edit once", async () => {
     const page = await open("/p/SHOP/board/SHOP-18", demoToken());
