@@ -455,6 +455,41 @@ describe("time and links", () => {
   });
 });
 
+describe("the activity feed", () => {
+  it("shows the sprint, time and link changes, live, and filters by person and item", async () => {
+    const page = await open("/p/PLAN/activity", demoToken());
+    const feed = page.getByRole("feed", { name: "Activity" });
+    await feed.getByText(/status: Active → Completed/).first().waitFor();
+    await feed.getByText(/status: Planned → Active/).first().waitFor();
+
+    await page.goto(`${server.url}/p/SHOP/activity`);
+    await feed.getByRole("article").first().waitFor();
+    // The timer and the link from the tests above.
+    await feed.getByRole("article").filter({ hasText: "stopped a timer" }).first().waitFor();
+    await feed.getByRole("article").filter({ hasText: "logged time" }).first().waitFor();
+    await feed.getByRole("article").filter({ hasText: "added a link" }).first().waitFor();
+    // Live: a change made elsewhere appears at the top.
+    const other = await protocolClient(server.addr, server.token("carol", "editor"));
+    const w = (await other.send({ case: "getWorkItem", value: { workItem: "SHOP-19" } }, "workItemDetail")).workItem!;
+    await other.send({ case: "updateWorkItem", value: { workItemId: w.id, version: w.version, title: "Document the order summary" } }, "workItem");
+    other.close();
+    await eventually(async () => (await feed.getByRole("article").first().textContent())?.includes("Document the order summary"), true);
+    await page.mouse.move(0, 0);
+    await page.screenshot({ path: `${SHOTS}/activity.png` });
+
+    // By item: SHOP-17's history holds its block.
+    await page.getByRole("textbox", { name: "Filter by item" }).fill("shop-17");
+    await page.keyboard.press("Enter");
+    await feed.getByText("became blocked").first().waitFor();
+    await eventually(async () => (await feed.getByRole("article").allTextContents()).every((t) => t.includes("SHOP-17")), true);
+    // By person.
+    await page.getByRole("textbox", { name: "Filter by item" }).fill("");
+    await page.getByRole("textbox", { name: "Filter by person" }).click();
+    await page.getByRole("option", { name: "carol" }).click();
+    await eventually(async () => (await feed.getByRole("article").allTextContents()).every((t) => t.includes("carol")), true);
+  });
+});
+
 describe("a server restart", () => {
   it("shows reconnecting, resumes with a change made meanwhile, and applies an offline edit once", async () => {
     const page = await open("/p/SHOP/board/SHOP-18", demoToken());

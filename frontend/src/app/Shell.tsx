@@ -28,6 +28,7 @@ import {
   IconSun,
   IconFolders,
   IconRun,
+  IconActivity,
 } from "@tabler/icons-react";
 import { Link, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { ProjectStatus } from "../gen/pm/v1/entities_pb";
@@ -196,6 +197,14 @@ function Sidebar({ collapsed, onToggle }: { collapsed: boolean; onToggle: () => 
                     label="Sprints"
                     leftSection={<IconRun size={14} />}
                     active={open && location.pathname.includes("/sprints")}
+                    style={{ borderRadius: 6 }}
+                  />
+                  <NavLink
+                    component={Link}
+                    to={`/p/${p.key}/activity`}
+                    label="Activity"
+                    leftSection={<IconActivity size={14} />}
+                    active={open && location.pathname.includes("/activity")}
                     style={{ borderRadius: 6 }}
                   />
                 </>

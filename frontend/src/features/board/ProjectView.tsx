@@ -17,6 +17,7 @@ import { Backlog } from "../backlog/Backlog";
 import { ConflictDialog } from "../item/ConflictDialog";
 import { ItemPanel } from "../item/ItemPanel";
 import { Sprints } from "../sprints/Sprints";
+import { Activity } from "../activity/Activity";
 import { Board } from "./Board";
 import { RunningTimer } from "../time/timer";
 
@@ -30,7 +31,7 @@ export function ProjectView() {
   const [missing, setMissing] = useState<string | null>(null);
   const [parts0, parts1] = rest.split("/");
   // /p/WEB/WEB-42 (a pasted item link) shows the board with the item open.
-  const view = parts0 && ITEM_KEY.test(parts0) ? "board" : parts0 === "backlog" || parts0 === "sprints" ? parts0 : "board";
+  const view = parts0 && ITEM_KEY.test(parts0) ? "board" : parts0 === "backlog" || parts0 === "sprints" || parts0 === "activity" ? parts0 : "board";
   const itemKey = parts0 && ITEM_KEY.test(parts0) ? parts0 : parts1 && ITEM_KEY.test(parts1) ? parts1 : undefined;
 
   // By key, or (after a re-key) by the id this view showed last.
@@ -87,6 +88,8 @@ export function ProjectView() {
           <ErrorBoundary name={view}>
             {view === "board" ? (
               <Board store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
+            ) : view === "activity" ? (
+              <Activity store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
             ) : view === "sprints" ? (
               <Sprints store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
             ) : (
@@ -190,17 +193,18 @@ function TopBar({ store, view, base, archived }: { store: ProjectStore; view: st
         <SegmentedControl
           size="xs"
           value={view}
-          onChange={(v) => navigate(base.replace(/\/(board|backlog|sprints)$/, `/${v}`) + location.search.replace(/([?&])sprint=[^&]*&?/, "$1"))}
+          onChange={(v) => navigate(base.replace(/\/(board|backlog|sprints|activity)$/, `/${v}`) + location.search.replace(/([?&])sprint=[^&]*&?/, "$1"))}
           data={[
             { value: "board", label: "Board" },
             { value: "backlog", label: "Backlog" },
             { value: "sprints", label: "Sprints" },
+            { value: "activity", label: "Activity" },
           ]}
           aria-label="View"
         />
       </Group>
       <Group gap="xs" wrap="nowrap">
-        {view !== "sprints" && (
+        {(view === "board" || view === "backlog") && (
           <>
         <TextInput
           ref={searchRef}
