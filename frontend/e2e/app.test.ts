@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntityKind, ProjectRole, WorkItemStatus, WorkItemType } from "../src/gen/pm/v1/entities_pb";
-import { App, Backlog, Board, ItemPanel, SprintsPage, eventually, launch } from "./support/pages";
+import { App, Backlog, Board, ItemPanel, SprintsPage, axeViolations, eventually, launch } from "./support/pages";
 import { PATIENCE, PmServer, protocolClient } from "./support/server";
 
 const SHOTS = resolve(__dirname, "../../docs/screenshots");
@@ -487,6 +487,55 @@ describe("the activity feed", () => {
     await page.getByRole("textbox", { name: "Filter by person" }).click();
     await page.getByRole("option", { name: "carol" }).click();
     await eventually(async () => (await feed.getByRole("article").allTextContents()).every((t) => t.includes("carol")), true);
+  });
+});
+
+describe("presence", () => {
+  it("shows who else views the project and drops one whose tab closed", async () => {
+    const ann = await open("/p/SHOP/board", demoToken());
+    await settledBoard(ann);
+    const context = await browser.newContext({ viewport: VIEWPORT });
+    const bob = await context.newPage();
+    await bob.goto(`${server.url}/p/SHOP/board#token=${server.token("alice", "editor")}`);
+    await settledBoard(bob);
+    await ann.getByLabel("alice is viewing").waitFor();
+    await bob.getByLabel("demo is viewing").waitFor();
+    await context.close();
+    await eventually(() => ann.getByLabel("alice is viewing").count(), 0);
+  });
+});
+
+describe("accessibility", () => {
+  it("has no serious or critical axe violations on any screen", async () => {
+    const page = await open("/p/SHOP/board", demoToken());
+    await settledBoard(page);
+    const found: Record<string, string[]> = {};
+    const check = async (name: string) => {
+      const v = await axeViolations(page);
+      if (v.length) found[name] = v;
+    };
+    await check("board");
+    await page.goto(`${server.url}/p/SHOP/board/SHOP-20`);
+    await new ItemPanel(page).title().waitFor();
+    await settledPanel(page);
+    await check("work item");
+    await page.goto(`${server.url}/p/SHOP/backlog`);
+    await new Backlog(page).row(/^SHOP-1 /).waitFor();
+    await check("backlog");
+    await page.goto(`${server.url}/p/SHOP/sprints`);
+    await page.getByTestId("burndown").locator(".recharts-line").first().waitFor();
+    await check("sprints");
+    await page.goto(`${server.url}/p/SHOP/activity`);
+    await page.getByRole("feed", { name: "Activity" }).getByRole("article").first().waitFor();
+    await check("activity");
+    await page.goto(`${server.url}/projects`);
+    await page.getByRole("table", { name: "Projects" }).getByRole("link", { name: "Web shop" }).waitFor();
+    await check("projects");
+    const dark = await open("/p/SHOP/sprints", demoToken(), { colorScheme: "dark" });
+    await dark.getByTestId("burndown").locator(".recharts-line").first().waitFor();
+    const v = await axeViolations(dark);
+    if (v.length) found["sprints (dark)"] = v;
+    expect(found).toEqual({});
   });
 });
 

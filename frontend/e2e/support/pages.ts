@@ -2,7 +2,24 @@
 // offers one (as a screen reader would find things).
 import { chromium, type Browser, type Locator, type Page } from "playwright-core";
 import { expect } from "vitest";
+import { createRequire } from "node:module";
 import { PATIENCE } from "./server";
+
+const require = createRequire(import.meta.url);
+
+/** Runs axe-core (injected into the page) and returns the serious and critical violations, readable. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const axe = (window as any).axe;
+    const r = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } });
+    return r.violations as { id: string; impact: string; help: string; nodes: { target: string[]; failureSummary: string }[] }[];
+  });
+  return result
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ") + " " + n.failureSummary).join(" | ")}`);
+}
 
 export const CHROMIUM_ARGS = [
   "--headless",

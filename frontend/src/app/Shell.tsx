@@ -14,6 +14,7 @@ import {
   UnstyledButton,
   useComputedColorScheme,
   useMantineColorScheme,
+  VisuallyHidden,
 } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
 import {
@@ -89,7 +90,8 @@ function Sidebar({ collapsed, onToggle }: { collapsed: boolean; onToggle: () => 
       <Box p="xs">
         <Menu position="bottom-start" width={220} withinPortal>
           <Menu.Target>
-            <UnstyledButton w="100%" p={6} style={{ borderRadius: 6 }} aria-label="Account menu">
+            <UnstyledButton w="100%" p={6} style={{ borderRadius: 6 }}>
+              <VisuallyHidden>Account menu: </VisuallyHidden>
               <Group gap={8} wrap="nowrap">
                 <Avatar size={26} radius="sm" color="indigo" variant="filled">
                   {welcome ? initials(welcome.tenantId) : ""}

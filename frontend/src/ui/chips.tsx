@@ -70,11 +70,11 @@ export function initials(user: string): string {
   return ((parts[0]?.[0] ?? "?") + (parts[1]?.[0] ?? "")).toUpperCase();
 }
 
-export function UserAvatar({ user, size = 20 }: { user: string | undefined; size?: number }) {
+export function UserAvatar({ user, size = 20, label = "Assignee" }: { user: string | undefined; size?: number; label?: string }) {
   if (!user) return null;
   return (
     <Tooltip label={user} openDelay={300}>
-      <Avatar size={size} radius="xl" color="initials" name={user} aria-label={`Assignee ${user}`}>
+      <Avatar size={size} radius="xl" color="initials" name={user} role="img" aria-label={label ? `${label} ${user}` : user}>
         {initials(user)}
       </Avatar>
     </Tooltip>

@@ -195,16 +195,18 @@ export function Activity({ store, openItem }: { store: ProjectStore; openItem: (
               {user || itemKey ? "Nothing matches these filters." : "Nothing has happened in this project yet."}
             </Text>
           ) : (
-            <Stack gap={0} role="feed" aria-label="Activity" data-testid="activity">
-              {entries.map((e) => (
-                <Row key={String(e.id)} store={store} e={e} openItem={openItem} />
-              ))}
+            <>
+              <Stack gap={0} role="feed" aria-label="Activity" data-testid="activity">
+                {entries.map((e) => (
+                  <Row key={String(e.id)} store={store} e={e} openItem={openItem} />
+                ))}
+              </Stack>
               {cursor && (
                 <Button size="compact-xs" variant="subtle" w="fit-content" mt="xs" onClick={() => void loadOlder()}>
                   Older
                 </Button>
               )}
-            </Stack>
+            </>
           )}
         </Box>
       </ScrollArea>
@@ -216,7 +218,7 @@ function Row({ store, e, openItem }: { store: ProjectStore; e: ActivityEntry; op
   const s = subject(store, e);
   return (
     <Group component="article" gap={8} h={34} wrap="nowrap" px={4} className="child-row" style={{ borderBottom: "1px solid var(--mantine-color-default-border)" }} data-testid="activity-entry">
-      <UserAvatar user={e.actor} size={20} />
+      <UserAvatar user={e.actor} size={20} label="" />
       <Text size="sm" fw={600} style={{ whiteSpace: "nowrap" }}>
         {e.actor}
       </Text>

@@ -272,7 +272,7 @@ const BacklogRow = memo(function BacklogRow({
         onOpen(w.key);
       }}
     >
-      <Group gap={6} wrap="nowrap" style={{ flex: 1, minWidth: 0 }} pl={row.depth * 22}>
+      <Group role="gridcell" gap={6} wrap="nowrap" style={{ flex: 1, minWidth: 0 }} pl={row.depth * 22}>
         <ActionIcon
           size="xs"
           variant="transparent"
@@ -299,25 +299,25 @@ const BacklogRow = memo(function BacklogRow({
           </Badge>
         )}
       </Group>
-      <Box w={110}>
+      <Box role="gridcell" w={110}>
         <StatusBadge status={w.status} />
       </Box>
-      <Box w={40}>
+      <Box role="gridcell" w={40}>
         <PriorityIcon priority={w.priority} />
       </Box>
-      <Box w={44}>
+      <Box role="gridcell" w={44}>
         <Points points={w.storyPoints} />
       </Box>
-      <Group w={120} gap={6} wrap="nowrap">
+      <Group role="gridcell" w={120} gap={6} wrap="nowrap">
         <UserAvatar user={w.assignee} size={18} />
         <Text size="xs" c="dimmed" truncate>
           {w.assignee ?? ""}
         </Text>
       </Group>
-      <Text w={130} size="xs" c="dimmed" truncate>
+      <Text role="gridcell" w={130} size="xs" c="dimmed" truncate>
         {sprint ?? ""}
       </Text>
-      <Box w={28}>
+      <Box role="gridcell" w={28}>
         {editable && childType !== undefined && (
           <Tooltip label={`Add ${TYPE_LABEL[childType]?.toLowerCase()}`}>
             <ActionIcon

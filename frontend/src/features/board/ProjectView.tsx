@@ -247,7 +247,7 @@ function TopBar({ store, view, base, archived }: { store: ProjectStore; view: st
         <Avatar.Group spacing={6} ml="xs">
           {viewers.slice(0, 4).map((v) => (
             <Tooltip key={v} label={`${v} is viewing`}>
-              <Avatar size={24} radius="xl" name={v} color="initials" aria-label={`${v} is viewing`}>
+              <Avatar size={24} radius="xl" name={v} color="initials" role="img" aria-label={`${v} is viewing`}>
                 {initials(v)}
               </Avatar>
             </Tooltip>

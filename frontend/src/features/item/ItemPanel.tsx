@@ -40,6 +40,13 @@ import { ItemTime } from "../time/ItemTime";
 import { TimerButton } from "../time/timer";
 import { Dependencies } from "./Dependencies";
 
+// Task-list checkboxes in markdown are read-only and need a name.
+const MD_COMPONENTS = {
+  input: (props: React.InputHTMLAttributes<HTMLInputElement>) => (
+    <input {...props} aria-label={props.checked ? "Done" : "Not done"} />
+  ),
+};
+
 export function ItemPanel({
   store,
   itemKey,
@@ -66,8 +73,12 @@ export function ItemPanel({
       zIndex={150}
       trapFocus={false}
       closeOnClickOutside={false}
-      styles={{ content: { borderLeft: "1px solid var(--mantine-color-default-border)" } }}
-      aria-label="Work item"
+      styles={{
+        content: { borderLeft: "1px solid var(--mantine-color-default-border)" },
+        // The title names the dialog for screen readers; the panel draws its own header.
+        header: { position: "absolute", width: 1, height: 1, padding: 0, overflow: "hidden", clip: "rect(0 0 0 0)" },
+      }}
+      title={itemKey ? `Work item ${itemKey.toUpperCase()}` : "Work item"}
     >
       {itemKey && <ItemDetail store={store} itemKey={itemKey} onClose={onClose} onOpen={onOpen} />}
     </Drawer>
@@ -480,7 +491,7 @@ function DescriptionField({ value, editable, onBegin, onSave }: { value: string;
         >
           {value ? (
             <Box className="md-body" fz="sm">
-              <Markdown remarkPlugins={[remarkGfm]}>{value}</Markdown>
+              <Markdown remarkPlugins={[remarkGfm]} components={MD_COMPONENTS}>{value}</Markdown>
             </Box>
           ) : (
             <Text size="sm" c="dimmed">
@@ -507,7 +518,7 @@ function DescriptionField({ value, editable, onBegin, onSave }: { value: string;
         </Tabs.Panel>
         <Tabs.Panel value="preview" pt={6}>
           <Paper withBorder p="xs" radius="md" mih={100} className="md-body" fz="sm">
-            <Markdown remarkPlugins={[remarkGfm]}>{draft || "*Nothing to preview*"}</Markdown>
+            <Markdown remarkPlugins={[remarkGfm]} components={MD_COMPONENTS}>{draft || "*Nothing to preview*"}</Markdown>
           </Paper>
         </Tabs.Panel>
       </Tabs>
@@ -726,7 +737,7 @@ function CommentView({ store, id }: { store: ProjectStore; id: string }) {
           </Stack>
         ) : (
           <Box className="md-body" fz="sm" mt={2}>
-            <Markdown remarkPlugins={[remarkGfm]}>{c.body}</Markdown>
+            <Markdown remarkPlugins={[remarkGfm]} components={MD_COMPONENTS}>{c.body}</Markdown>
           </Box>
         )}
       </Box>

@@ -332,9 +332,10 @@ function SprintSection({
               </Badge>
             )}
           </Group>
-          <Progress.Root size={6} aria-label={`${totals.donePoints} of ${totals.points} points done`}>
-            <Progress.Section value={totals.points ? (100 * totals.donePoints) / Math.max(totals.points, capacity ?? 0) : 0} color="teal" />
+          <Progress.Root size={6}>
+            <Progress.Section aria-label={`${totals.donePoints} of ${totals.points} points done`} value={totals.points ? (100 * totals.donePoints) / Math.max(totals.points, capacity ?? 0) : 0} color="teal" />
             <Progress.Section
+              aria-label={`${totals.points - totals.donePoints} points open`}
               value={totals.points ? (100 * (totals.points - totals.donePoints)) / Math.max(totals.points, capacity ?? 0) : 0}
               color={over ? "red.4" : "indigo.3"}
             />

@@ -95,7 +95,7 @@ export function ItemTime({ item, editable }: { item: WorkItem; editable: boolean
         <Stack gap={0} role="list" aria-label="Time entries">
           {shown.map((t) => (
             <Group key={t.id} gap={8} h={30} px={4} wrap="nowrap" role="listitem" className="child-row" data-testid="time-entry">
-              <UserAvatar user={t.userId} />
+              <UserAvatar user={t.userId} label="" />
               <Text size="xs" c="dimmed" w={120} className="tabular" style={{ flexShrink: 0 }}>
                 {new Date(Number(t.startedAt)).toLocaleString("en-GB", { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" })}
               </Text>
