@@ -490,6 +490,25 @@ describe("the activity feed", () => {
   });
 });
 
+describe("members", () => {
+  it("lets an admin add, re-role and remove members, and shows the last-admin rule", async () => {
+    const page = await open("/p/PLAN/members", demoToken());
+    const list = page.getByRole("list", { name: "Members" });
+    await list.getByRole("listitem", { name: "alice" }).waitFor();
+    await page.getByRole("textbox", { name: "User id" }).fill("bob");
+    await page.getByRole("button", { name: "Add member" }).click();
+    await list.getByRole("listitem", { name: "bob" }).waitFor();
+    // The last admin cannot step down: the server's refusal shows on that row.
+    await list.getByRole("textbox", { name: "Role of demo" }).click();
+    await page.getByRole("option", { name: "Editor" }).click();
+    await list.getByRole("listitem", { name: "demo" }).getByRole("alert").waitFor();
+    await list.getByRole("button", { name: "Remove bob" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+    await eventually(() => list.getByRole("listitem", { name: "bob" }).count(), 0);
+    expect(await axeViolations(page)).toEqual([]);
+  });
+});
+
 describe("presence", () => {
   it("shows who else views the project and drops one whose tab closed", async () => {
     const ann = await open("/p/SHOP/board", demoToken());

@@ -24,6 +24,9 @@ export const theme = createTheme({
     NumberInput: { defaultProps: { size: "xs" } },
     Textarea: { defaultProps: { size: "xs" } },
     Badge: { defaultProps: { radius: "sm" } },
+    // Close buttons carry a name for screen readers.
+    Modal: { defaultProps: { closeButtonProps: { "aria-label": "Close" } } },
+    Drawer: { defaultProps: { closeButtonProps: { "aria-label": "Close" } } },
   },
 });
 

@@ -30,9 +30,10 @@ import {
   IconFolders,
   IconRun,
   IconActivity,
+  IconUsers,
 } from "@tabler/icons-react";
 import { Link, Route, Routes, useLocation, useNavigate } from "react-router-dom";
-import { ProjectStatus } from "../gen/pm/v1/entities_pb";
+import { ProjectRole, ProjectStatus } from "../gen/pm/v1/entities_pb";
 import { ProjectsPage } from "../features/projects/ProjectsPage";
 import { ProjectView } from "../features/board/ProjectView";
 import { ErrorBoundary } from "../ui/ErrorBoundary";
@@ -209,6 +210,16 @@ function Sidebar({ collapsed, onToggle }: { collapsed: boolean; onToggle: () => 
                     active={open && location.pathname.includes("/activity")}
                     style={{ borderRadius: 6 }}
                   />
+                  {r.myRole === ProjectRole.ADMIN && (
+                    <NavLink
+                      component={Link}
+                      to={`/p/${p.key}/members`}
+                      label="Members"
+                      leftSection={<IconUsers size={14} />}
+                      active={open && location.pathname.includes("/members")}
+                      style={{ borderRadius: 6 }}
+                    />
+                  )}
                 </>
               )}
             </NavLink>

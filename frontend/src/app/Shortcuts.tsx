@@ -2,19 +2,20 @@
 import { Group, Kbd, Modal, Stack, Text } from "@mantine/core";
 import { useHotkeys } from "@mantine/hooks";
 import { Spotlight, type SpotlightActionData } from "@mantine/spotlight";
-import { IconFolder, IconSearch } from "@tabler/icons-react";
+import { IconArrowRight, IconFolder, IconPlayerStopFilled, IconSearch } from "@tabler/icons-react";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { TypeIcon } from "../ui/chips";
 import { useSession } from "./session";
 
 const SHORTCUTS: [string[], string][] = [
-  [["mod", "K"], "Jump to a project or item"],
+  [["mod", "K"], "Jump to a project, view or item; stop the timer"],
   [["/"], "Search the board or backlog"],
   [["c"], "Create (backlog: a child of the focused row)"],
   [["↑", "↓"], "Move in the backlog"],
   [["Enter"], "Open the focused item"],
-  [["Space"], "Pick up / drop a focused card on the board"],
+  [["Space"], "Pick up / drop a focused card (board) or item (sprint planning)"],
+  [["←", "↑", "→", "↓"], "Move a picked-up card or item"],
   [["Esc"], "Close the panel or dialog"],
   [["?"], "This list"],
 ];
@@ -38,6 +39,33 @@ export function Shortcuts() {
         leftSection: <IconFolder size={16} />,
         onClick: () => navigate(`/p/${p.key}/board`),
       });
+    }
+    if (session.timer.running) {
+      const ref = session.timer.items.get(session.timer.running.workItemId);
+      list.push({
+        id: "timer:stop",
+        label: `Stop the timer${ref ? ` on ${ref.key}` : ""}`,
+        leftSection: <IconPlayerStopFilled size={16} />,
+        onClick: () => void session.timer.stop().catch(() => {}),
+      });
+    }
+    const current = /^\/p\/([^/]+)/.exec(location.pathname)?.[1]?.toUpperCase();
+    if (current) {
+      for (const [view, label] of [
+        ["board", "Board"],
+        ["backlog", "Backlog"],
+        ["sprints", "Sprints"],
+        ["activity", "Activity"],
+        ["members", "Members"],
+      ] as const) {
+        list.push({
+          id: `v:${view}`,
+          label: `Go to ${label}`,
+          description: current,
+          leftSection: <IconArrowRight size={16} />,
+          onClick: () => navigate(`/p/${current}/${view}`),
+        });
+      }
     }
     for (const store of session.openStores()) {
       const key = store.project?.key;

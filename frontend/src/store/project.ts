@@ -667,6 +667,31 @@ export class ProjectStore implements SyncTarget {
     }
   }
 
+  // ---- members -----------------------------------------------------------------------------
+
+  async addMember(userId: string, role: ProjectRole): Promise<void> {
+    const res = await this.requireSender().send({ case: "addMember", value: { projectId: this.projectId, userId, role } }, "member");
+    if (res.member) this.members.set(res.member.userId, res.member);
+    this.changed();
+  }
+
+  async changeMemberRole(userId: string, role: ProjectRole): Promise<void> {
+    const held = this.members.get(userId);
+    if (!held) return;
+    const res = await this.requireSender().send(
+      { case: "changeMemberRole", value: { projectId: this.projectId, userId, role, version: held.version } },
+      "member",
+    );
+    if (res.member) this.members.set(userId, res.member);
+    this.changed();
+  }
+
+  async removeMember(userId: string): Promise<void> {
+    await this.requireSender().send({ case: "removeMember", value: { projectId: this.projectId, userId } }, "memberRemoved");
+    this.members.delete(userId);
+    this.changed();
+  }
+
   /** Marks changes as seen by the UI (after a highlight has been shown). */
   clearRemoteTouched(id: string): void {
     this.remoteTouched.delete(id);

@@ -18,6 +18,7 @@ import { ConflictDialog } from "../item/ConflictDialog";
 import { ItemPanel } from "../item/ItemPanel";
 import { Sprints } from "../sprints/Sprints";
 import { Activity } from "../activity/Activity";
+import { Members } from "../members/Members";
 import { Board } from "./Board";
 import { RunningTimer } from "../time/timer";
 
@@ -31,7 +32,7 @@ export function ProjectView() {
   const [missing, setMissing] = useState<string | null>(null);
   const [parts0, parts1] = rest.split("/");
   // /p/WEB/WEB-42 (a pasted item link) shows the board with the item open.
-  const view = parts0 && ITEM_KEY.test(parts0) ? "board" : parts0 === "backlog" || parts0 === "sprints" || parts0 === "activity" ? parts0 : "board";
+  const view = parts0 && ITEM_KEY.test(parts0) ? "board" : ["backlog", "sprints", "activity", "members"].includes(parts0 ?? "") ? parts0! : "board";
   const itemKey = parts0 && ITEM_KEY.test(parts0) ? parts0 : parts1 && ITEM_KEY.test(parts1) ? parts1 : undefined;
 
   // By key, or (after a re-key) by the id this view showed last.
@@ -88,6 +89,8 @@ export function ProjectView() {
           <ErrorBoundary name={view}>
             {view === "board" ? (
               <Board store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
+            ) : view === "members" ? (
+              <Members store={store} />
             ) : view === "activity" ? (
               <Activity store={store} openItem={(key) => navigate(`${base}/${key}${location.search}`)} />
             ) : view === "sprints" ? (
@@ -193,7 +196,7 @@ function TopBar({ store, view, base, archived }: { store: ProjectStore; view: st
         <SegmentedControl
           size="xs"
           value={view}
-          onChange={(v) => navigate(base.replace(/\/(board|backlog|sprints|activity)$/, `/${v}`) + location.search.replace(/([?&])sprint=[^&]*&?/, "$1"))}
+          onChange={(v) => navigate(base.replace(/\/(board|backlog|sprints|activity|members)$/, `/${v}`) + location.search.replace(/([?&])sprint=[^&]*&?/, "$1"))}
           data={[
             { value: "board", label: "Board" },
             { value: "backlog", label: "Backlog" },
