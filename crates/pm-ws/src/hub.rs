@@ -115,7 +115,7 @@ impl Hub {
         let member = state.members.remove(&conn);
         if let Some(member) = member {
             for project in projects {
-                self.announce(&mut state, project, &member.user, false, None);
+                self.announce_if_gone(&mut state, project, &member.user);
             }
         }
     }
@@ -151,9 +151,9 @@ impl Hub {
             return None;
         }
         let live_from = state.last_published;
-        if state.registry.subscribe(conn, project)
-            && let Some(user) = state.members.get(&conn).map(|m| m.user.clone())
-        {
+        let user = member.user.clone();
+        let was_viewing = is_viewing(&state, project, &user);
+        if state.registry.subscribe(conn, project) && !was_viewing {
             // The subscriber itself learns the viewers from its reply.
             self.announce(&mut state, project, &user, true, Some(conn));
         }
@@ -165,7 +165,7 @@ impl Hub {
         let mut state = self.lock();
         let removed = state.registry.unsubscribe(conn, project);
         if removed && let Some(user) = state.members.get(&conn).map(|m| m.user.clone()) {
-            self.announce(&mut state, project, &user, false, None);
+            self.announce_if_gone(&mut state, project, &user);
         }
         removed
     }
@@ -228,7 +228,7 @@ impl Hub {
             .collect();
         for (conn, user) in revoked {
             state.registry.unsubscribe(conn, project);
-            self.announce(state, project, &user, false, None);
+            self.announce_if_gone(state, project, &user);
         }
     }
 
@@ -260,6 +260,14 @@ impl Hub {
     }
 
     /// Tells the subscribers of `project` that `user` joined or left.
+    /// Announces that `user` left `project` once their last connection viewing it is gone: presence
+    /// is about who views, not how many tabs they have open.
+    fn announce_if_gone(&self, state: &mut State, project: ProjectId, user: &UserId) {
+        if !is_viewing(state, project, user) {
+            self.announce(state, project, user, false, None);
+        }
+    }
+
     fn announce(
         &self,
         state: &mut State,
@@ -292,6 +300,14 @@ impl Hub {
     fn check_invariants(&self) -> Result<(), String> {
         self.lock().registry.check_invariants()
     }
+}
+
+/// Whether any connection of `user` is subscribed to `project`.
+fn is_viewing(state: &State, project: ProjectId, user: &UserId) -> bool {
+    state
+        .registry
+        .subscribers(project)
+        .any(|c| state.members.get(&c).is_some_and(|m| &m.user == user))
 }
 
 fn viewers(state: &State, project: ProjectId) -> Vec<String> {
@@ -430,8 +446,20 @@ mod tests {
         hub.check_invariants().unwrap();
     }
 
+    fn presence(rx: &mut mpsc::Receiver<Outbound>) -> Vec<pb::Presence> {
+        let mut out = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            if let Some(pb::server_message::Message::Presence(p)) =
+                pm_proto::decode_server(&o.frame).unwrap().message
+            {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     #[test]
-    fn presence_lists_every_viewer_once_and_announces_leaving() {
+    fn presence_is_announced_when_a_user_starts_or_stops_viewing_not_per_connection() {
         let hub = Hub::new(0, Arc::default());
         let p = ProjectId::new();
         let (mut a, _) = member(&hub, 1, "alice", 16);
@@ -439,22 +467,28 @@ mod tests {
         let (_b2, _) = member(&hub, 3, "bob", 16);
         hub.subscribe(1, p, 0).unwrap();
         hub.subscribe(2, p, 0).unwrap();
+        let joined = presence(&mut a);
+        assert_eq!(joined.len(), 1);
+        assert!(joined[0].joined);
+        assert_eq!(joined[0].viewers, vec!["alice", "bob"]);
         let (_, viewers) = hub.subscribe(3, p, 0).unwrap();
-        assert_eq!(viewers, vec!["alice", "bob"]);
-        while a.try_recv().is_ok() {}
+        assert_eq!(viewers, vec!["alice", "bob"], "every viewer once");
+        assert!(
+            presence(&mut a).is_empty(),
+            "bob's second tab changes nothing"
+        );
+
         hub.leave(2);
-        let frame = a.try_recv().unwrap().frame;
-        let msg = pm_proto::decode_server(&frame).unwrap();
-        let Some(pb::server_message::Message::Presence(presence)) = msg.message else {
-            panic!("expected presence");
-        };
-        assert!(!presence.joined);
-        assert_eq!(presence.user_id, "bob");
-        assert_eq!(
-            presence.viewers,
-            vec!["alice", "bob"],
+        assert!(
+            presence(&mut a).is_empty(),
             "bob still views on another connection"
         );
+        hub.leave(3);
+        let left = presence(&mut a);
+        assert_eq!(left.len(), 1);
+        assert!(!left[0].joined);
+        assert_eq!(left[0].user_id, "bob");
+        assert_eq!(left[0].viewers, vec!["alice"]);
     }
 
     fn removal(seq: u64, project: ProjectId, user: &str) -> pb::Event {
