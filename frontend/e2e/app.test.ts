@@ -515,12 +515,12 @@ describe("presence", () => {
     await settledBoard(ann);
     const context = await browser.newContext({ viewport: VIEWPORT });
     const bob = await context.newPage();
-    await bob.goto(`${server.url}/p/SHOP/board#token=${server.token("erin", "editor")}`);
+    await bob.goto(`${server.url}/p/SHOP/board#token=${server.token("carol", "editor")}`);
     await settledBoard(bob);
-    await ann.getByLabel("erin is viewing").waitFor();
+    await ann.getByLabel("carol is viewing").waitFor();
     await bob.getByLabel("demo is viewing").waitFor();
     await context.close();
-    await eventually(() => ann.getByLabel("erin is viewing").count(), 0);
+    await eventually(() => ann.getByLabel("carol is viewing").count(), 0);
   });
 });
 
