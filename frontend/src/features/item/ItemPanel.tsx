@@ -25,8 +25,7 @@ import {
 import { modals } from "@mantine/modals";
 import { IconCheck, IconLink, IconLock, IconPlus, IconTrash, IconX } from "@tabler/icons-react";
 import { useEffect, useRef, useState } from "react";
-import Markdown from "react-markdown";
-import remarkGfm from "remark-gfm";
+import { Markdown } from "../../ui/Markdown";
 import { useSession } from "../../app/session";
 import { EntityKind, SprintStatus, WorkItemType, type ActivityEntry, type WorkItem } from "../../gen/pm/v1/entities_pb";
 import { RequestError } from "../../net/protocol";
@@ -39,13 +38,6 @@ import { timeAgo } from "../../ui/time";
 import { ItemTime } from "../time/ItemTime";
 import { TimerButton } from "../time/timer";
 import { Dependencies } from "./Dependencies";
-
-// Task-list checkboxes in markdown are read-only and need a name.
-const MD_COMPONENTS = {
-  input: (props: React.InputHTMLAttributes<HTMLInputElement>) => (
-    <input {...props} aria-label={props.checked ? "Done" : "Not done"} />
-  ),
-};
 
 export function ItemPanel({
   store,
@@ -491,7 +483,7 @@ function DescriptionField({ value, editable, onBegin, onSave }: { value: string;
         >
           {value ? (
             <Box className="md-body" fz="sm">
-              <Markdown remarkPlugins={[remarkGfm]} components={MD_COMPONENTS}>{value}</Markdown>
+              <Markdown>{value}</Markdown>
             </Box>
           ) : (
             <Text size="sm" c="dimmed">
@@ -518,7 +510,7 @@ function DescriptionField({ value, editable, onBegin, onSave }: { value: string;
         </Tabs.Panel>
         <Tabs.Panel value="preview" pt={6}>
           <Paper withBorder p="xs" radius="md" mih={100} className="md-body" fz="sm">
-            <Markdown remarkPlugins={[remarkGfm]} components={MD_COMPONENTS}>{draft || "*Nothing to preview*"}</Markdown>
+            <Markdown>{draft || "*Nothing to preview*"}</Markdown>
           </Paper>
         </Tabs.Panel>
       </Tabs>
@@ -737,7 +729,7 @@ function CommentView({ store, id }: { store: ProjectStore; id: string }) {
           </Stack>
         ) : (
           <Box className="md-body" fz="sm" mt={2}>
-            <Markdown remarkPlugins={[remarkGfm]} components={MD_COMPONENTS}>{c.body}</Markdown>
+            <Markdown>{c.body}</Markdown>
           </Box>
         )}
       </Box>
