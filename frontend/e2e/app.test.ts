@@ -419,6 +419,13 @@ describe("time and links", () => {
     await one.getByTestId("running-timer").getByRole("button", { name: "Stop the timer" }).focus();
     await one.keyboard.press("Enter");
     await eventually(() => two.getByTestId("running-timer").count(), 0);
+
+    // My time this week: SHOP-20 with this week's entries.
+    await two.getByRole("link", { name: "My time" }).click();
+    const week = two.getByRole("table", { name: "My time this week" });
+    await week.getByRole("row").filter({ hasText: "SHOP-20" }).waitFor();
+    await two.mouse.move(0, 0);
+    await two.screenshot({ path: `${SHOTS}/my-time.png` });
   });
 
   it("adds a dependency, shows the blocked marker on the other board, and refuses a cycle with its path", async () => {

@@ -30,12 +30,14 @@ import {
   IconFolders,
   IconRun,
   IconActivity,
+  IconClockHour4,
   IconUsers,
 } from "@tabler/icons-react";
 import { Link, Route, Routes, useLocation, useNavigate } from "react-router-dom";
 import { ProjectRole, ProjectStatus } from "../gen/pm/v1/entities_pb";
 import { ProjectsPage } from "../features/projects/ProjectsPage";
 import { ProjectView } from "../features/board/ProjectView";
+import { MyWeek } from "../features/time/MyWeek";
 import { ErrorBoundary } from "../ui/ErrorBoundary";
 import { ROLE_LABEL } from "../ui/labels";
 import { initials } from "../ui/chips";
@@ -57,6 +59,14 @@ export function Shell() {
             element={
               <ErrorBoundary name="projects">
                 <ProjectsPage />
+              </ErrorBoundary>
+            }
+          />
+          <Route
+            path="/time"
+            element={
+              <ErrorBoundary name="time">
+                <MyWeek />
               </ErrorBoundary>
             }
           />
@@ -142,6 +152,14 @@ function Sidebar({ collapsed, onToggle }: { collapsed: boolean; onToggle: () => 
           label={collapsed ? undefined : "Projects"}
           leftSection={<IconFolders size={16} />}
           active={location.pathname === "/projects"}
+          style={{ borderRadius: 6 }}
+        />
+        <NavLink
+          component={Link}
+          to="/time"
+          label={collapsed ? undefined : "My time"}
+          leftSection={<IconClockHour4 size={16} />}
+          active={location.pathname === "/time"}
           style={{ borderRadius: 6 }}
         />
         {!collapsed && (

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { EventSchema } from "../gen/pm/v1/envelope_pb";
 import { EntityKind, TimeEntrySchema, type TimeEntry } from "../gen/pm/v1/entities_pb";
 import { applyTimerEvent, entryMs, formatDuration, formatElapsed } from "./timer";
+import { weekGrid, weekStart } from "../features/time/MyWeek";
 
 const entry = (id: string, extra: MessageInitShape<typeof TimeEntrySchema> = {}): TimeEntry =>
   create(TimeEntrySchema, { id, userId: "ann", workItemId: "w1", startedAt: 1000n, version: 1n, ...extra });
@@ -38,5 +39,27 @@ describe("the running timer", () => {
     expect(entryMs(entry("t", { durationMs: 120_000n }))).toBe(120_000);
     expect(entryMs(entry("t", { startedAt: 1000n, endedAt: 61_000n }))).toBe(60_000);
     expect(entryMs(entry("t", { startedAt: 1000n }), 11_000)).toBe(10_000);
+  });
+});
+
+describe("my week", () => {
+  it("starts on a Monday at local midnight and sums finished entries per item and day", () => {
+    const wed = new Date(2026, 2, 4, 15, 30).getTime(); // Wednesday 4 March 2026
+    const monday = weekStart(wed);
+    expect(new Date(monday)).toEqual(new Date(2026, 2, 2));
+    expect(weekStart(new Date(2026, 2, 8, 23).getTime())).toBe(monday); // Sunday
+    const at = (d: number, h: number) => BigInt(new Date(2026, 2, d, h).getTime());
+    const grid = weekGrid(
+      [
+        entry("a", { startedAt: at(2, 9), durationMs: 60_000n }),
+        entry("b", { startedAt: at(2, 11), endedAt: at(2, 12) }),
+        entry("c", { startedAt: at(4, 9), durationMs: 120_000n, workItemId: "w2" }),
+        entry("d", { startedAt: at(4, 10) }), // running: not counted
+        entry("e", { startedAt: at(9, 10), durationMs: 60_000n }), // next week
+      ],
+      monday,
+    );
+    expect(grid.get("w1")).toEqual([3_660_000, 0, 0, 0, 0, 0, 0]);
+    expect(grid.get("w2")).toEqual([0, 0, 120_000, 0, 0, 0, 0]);
   });
 });
