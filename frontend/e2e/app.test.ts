@@ -374,6 +374,11 @@ describe("a sprint, two people", () => {
       await page.screenshot({ path: `${SHOTS}/planning.png` });
     });
     await sprints.sprint("Sprint 15").locator('[data-key="SHOP-58"]').waitFor();
+
+    // One active sprint per project: starting another is refused, and the server's reason shows.
+    await sprints.sprint("Sprint 15").getByRole("button", { name: "Start" }).click();
+    await page.locator(".mantine-Notification-root").filter({ hasText: "Could not start Sprint 15" }).waitFor();
+    expect(await sprints.sprint("Sprint 15").getByText("Planned").count()).toBe(1);
   });
 });
 

@@ -17,3 +17,13 @@ export async function attempt<T>(f: () => Promise<T>, title?: string): Promise<T
     return undefined;
   }
 }
+
+/** Like `attempt`, but a conflict is shown too (for entities without a conflict dialog: sprints, members). */
+export async function attemptShown<T>(f: () => Promise<T>, title?: string): Promise<T | undefined> {
+  try {
+    return await f();
+  } catch (e) {
+    notifyError(e, title);
+    return undefined;
+  }
+}

@@ -74,7 +74,7 @@ import {
 } from "../../store/sprints";
 import { PriorityIcon, Points, StatusBadge, TypeIcon, UserAvatar } from "../../ui/chips";
 import { canEdit } from "../../ui/labels";
-import { attempt, notifyError } from "../../ui/notify";
+import { attempt, attemptShown, notifyError } from "../../ui/notify";
 
 const Burndown = lazy(() => import("./Burndown"));
 
@@ -351,7 +351,7 @@ function SprintSection({
             size="xs"
             variant="default"
             leftSection={<IconPlayerPlay size={14} />}
-            onClick={() => void attempt(() => store.startSprint(sprint.id), `Could not start ${sprint.name}`)}
+            onClick={() => void attemptShown(() => store.startSprint(sprint.id), `Could not start ${sprint.name}`)}
           >
             Start
           </Button>
@@ -389,7 +389,7 @@ function SprintSection({
                       children: <Text size="sm">Its items stay where they are; the sprint is kept as cancelled.</Text>,
                       labels: { confirm: "Cancel sprint", cancel: "Keep it" },
                       confirmProps: { color: "red" },
-                      onConfirm: () => void attempt(() => store.cancelSprint(sprint.id), `Could not cancel ${sprint.name}`),
+                      onConfirm: () => void attemptShown(() => store.cancelSprint(sprint.id), `Could not cancel ${sprint.name}`),
                     })
                   }
                 >
@@ -429,7 +429,7 @@ function confirmDelete(store: ProjectStore, sprint: Sprint) {
     children: <Text size="sm">Its items go back to the backlog. This cannot be undone.</Text>,
     labels: { confirm: "Delete sprint", cancel: "Keep it" },
     confirmProps: { color: "red" },
-    onConfirm: () => void attempt(() => store.deleteSprint(sprint.id), `Could not delete ${sprint.name}`),
+    onConfirm: () => void attemptShown(() => store.deleteSprint(sprint.id), `Could not delete ${sprint.name}`),
   });
 }
 
