@@ -375,6 +375,14 @@ describe("a sprint, two people", () => {
     });
     await sprints.sprint("Sprint 15").locator('[data-key="SHOP-58"]').waitFor();
 
+    // Without a pointer: Space picks an item up, arrows carry it over the sprint, Space drops it.
+    await sprints.row("SHOP-59").focus();
+    await page.keyboard.press("Space");
+    for (let i = 0; i < 4; i++) await page.keyboard.press("ArrowDown");
+    for (let i = 0; i < 24; i++) await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("Space");
+    await sprints.sprint("Sprint 15").locator('[data-key="SHOP-59"]').waitFor();
+
     // One active sprint per project: starting another is refused, and the server's reason shows.
     await sprints.sprint("Sprint 15").getByRole("button", { name: "Start" }).click();
     await page.locator(".mantine-Notification-root").filter({ hasText: "Could not start Sprint 15" }).waitFor();
