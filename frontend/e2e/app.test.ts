@@ -364,9 +364,11 @@ describe("a sprint, two people", () => {
     await page.getByRole("button", { name: "Hide the items of Sprint 14" }).click();
     // A capacity just above what is planned, so one 8-point item tips it over.
     const planned = Number(/· (\d+) pts$/.exec((await sprints.totals("Sprint 15").textContent()) ?? "")?.[1]);
-    page.once("dialog", (d) => void d.accept(String(planned + 4)));
     await sprints.sprint("Sprint 15").getByRole("button", { name: "Sprint 15 actions" }).click();
     await page.getByRole("menuitem", { name: "Set capacity" }).click();
+    const capacity = page.getByRole("dialog", { name: "Capacity of Sprint 15" });
+    await capacity.getByRole("textbox", { name: "Points the team can take on" }).fill(String(planned + 4));
+    await capacity.getByRole("button", { name: "Save" }).click();
     await eventually(async () => (await sprints.totals("Sprint 15").textContent())?.endsWith(` / ${planned + 4} pts`), true);
     expect(await sprints.sprint("Sprint 15").getByTestId("over-capacity").count()).toBe(0);
     await sprints.drag("SHOP-58", sprints.sprint("Sprint 15"), async () => {

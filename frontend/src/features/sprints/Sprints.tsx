@@ -27,6 +27,7 @@ import {
   Group,
   Menu,
   Modal,
+  NumberInput,
   Paper,
   Progress,
   Radio,
@@ -268,6 +269,7 @@ function SprintSection({
   const badge = STATUS_BADGE[sprint.status]!;
   const target = drag?.over === sprint.id;
   const [folded, setFolded] = useState(false);
+  const [capacityOpen, setCapacityOpen] = useState(false);
 
   return (
     <Paper
@@ -367,17 +369,7 @@ function SprintSection({
               <Menu.Item leftSection={<IconPencil size={14} />} onClick={onEdit}>
                 Edit sprint
               </Menu.Item>
-              <Menu.Item
-                leftSection={<IconTarget size={14} />}
-                onClick={() => {
-                  const v = window.prompt(`Capacity of ${sprint.name} in points (empty for none)`, capacity ? String(capacity) : "");
-                  if (v === null) return;
-                  const n = Number(v);
-                  const c = v.trim() && n > 0 ? Math.round(n) : undefined;
-                  storeCapacity(sprint.id, c);
-                  setCapacity(c);
-                }}
-              >
+              <Menu.Item leftSection={<IconTarget size={14} />} onClick={() => setCapacityOpen(true)}>
                 Set capacity
               </Menu.Item>
               {active && (
@@ -403,6 +395,18 @@ function SprintSection({
           </Menu>
         )}
       </Group>
+      {capacityOpen && (
+        <CapacityDialog
+          sprint={sprint}
+          value={capacity}
+          onClose={() => setCapacityOpen(false)}
+          onSave={(c) => {
+            storeCapacity(sprint.id, c);
+            setCapacity(c);
+            setCapacityOpen(false);
+          }}
+        />
+      )}
       {active && !folded && (
         <Box px="sm" pt={8} pb={4} style={{ borderTop: "1px solid var(--mantine-color-default-border)" }}>
           <Suspense fallback={<Box h={150} />}>
@@ -420,6 +424,38 @@ function SprintSection({
         )}
       </Box>
     </Paper>
+  );
+}
+
+function CapacityDialog({ sprint, value, onClose, onSave }: { sprint: Sprint; value: number | undefined; onClose: () => void; onSave: (c: number | undefined) => void }) {
+  const [v, setV] = useState<number | string>(value ?? "");
+  return (
+    <Modal opened onClose={onClose} title={`Capacity of ${sprint.name}`} size="xs">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          const n = Number(v);
+          onSave(v !== "" && n > 0 ? Math.round(n) : undefined);
+        }}
+      >
+        <Stack gap="sm">
+          <NumberInput
+            label="Points the team can take on"
+            description="Kept in this browser. Empty for none."
+            min={1}
+            value={v}
+            onChange={setV}
+            data-autofocus
+          />
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit">Save</Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
   );
 }
 
