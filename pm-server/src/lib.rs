@@ -25,12 +25,33 @@ use tokio_util::task::TaskTracker;
 pub use config::Config;
 pub use state::AppState;
 
+/// What is known once the server is ready to serve.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// The address the server accepts connections on.
+    pub addr: std::net::SocketAddr,
+    /// Whether the demo tenant exists (seeded now or before), so a demo sign-in would work.
+    pub demo_tenant_exists: bool,
+}
+
 /// Serves on `listener` until `shutdown` is cancelled, then stops accepting, tells every
 /// connection it is going away, lets in-flight commands finish, closes the databases and returns.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve(config, listener, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `on_ready` once storage has been checked, the demo seeded (when asked for) and
+/// every listener bound: what it prints (the sign-in banner) is then true. A failure before that
+/// returns an error and never calls it.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(Ready),
 ) -> anyhow::Result<()> {
     let keys = keys::load(&config)?;
     let verifier = pm_auth::Verifier::new(&keys)
@@ -48,11 +69,19 @@ pub async fn run(
         Arc::clone(&metrics),
         config.retention,
     ));
+    tenants
+        .probe()
+        .await
+        .context("data_dir: the storage is not usable")?;
     if config.demo {
         demo::seed(&service)
             .await
             .context("seeding the demo tenant")?;
     }
+    let demo_tenant_exists = tenants
+        .tenants_on_disk()?
+        .iter()
+        .any(|t| t.as_str() == demo::TENANT);
     let connections = TaskTracker::new();
     let state = AppState {
         verifier: Arc::new(verifier),
@@ -97,6 +126,10 @@ pub async fn run(
         None => None,
     };
     let with_metrics = config.metrics_listen.is_none();
+    on_ready(Ready {
+        addr: listener.local_addr()?,
+        demo_tenant_exists,
+    });
     axum::serve(listener, router::router(state, with_metrics))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await

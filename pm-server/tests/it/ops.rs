@@ -630,3 +630,181 @@ fn a_token_lifetime_that_overflows_or_outlives_year_9999_is_refused_with_an_erro
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs the binary with `args` from `cwd`, with no key or data directory from the environment.
+fn run_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("PM_JWT_SECRET")
+        .env_remove("PM_DATA_DIR")
+        .env_remove("PM_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn token_never_creates_a_key_and_names_the_data_dir_it_looked_in() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = run_in(
+        elsewhere.path(),
+        &["token", "--tenant", "acme", "--user", "alice"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a token was printed: {stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        !elsewhere.path().join("data").exists(),
+        "token created a data directory"
+    );
+    let looked_in = elsewhere.path().join("data");
+    for expected in [
+        looked_in.to_str().unwrap(),
+        "--data-dir",
+        "PM_DATA_DIR",
+        "--config",
+    ] {
+        assert!(stderr.contains(expected), "{expected} missing: {stderr}");
+    }
+
+    // Pointed at a server's data directory, it signs with that server's key.
+    let server_dir = tempfile::tempdir().unwrap();
+    let key = pm_auth::generate_hs256_secret();
+    std::fs::write(server_dir.path().join("dev-signing-key"), &key).unwrap();
+    let out = run_in(
+        elsewhere.path(),
+        &[
+            "token",
+            "--tenant",
+            "acme",
+            "--user",
+            "alice",
+            "--data-dir",
+            server_dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let verifier = pm_auth::Verifier::new(&pm_auth::KeyConfig::Hs256 { secret: key }).unwrap();
+    assert!(verifier.verify(token.trim()).is_ok());
+}
+
+#[test]
+fn migrate_and_backup_refuse_a_missing_or_empty_data_dir_unless_empty_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let target = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let cases: [(Vec<String>, &Path); 4] = [
+        (vec!["migrate".into()], &missing),
+        (vec!["migrate".into()], &empty),
+        (vec!["backup".into(), "--to".into(), target("b1")], &missing),
+        (vec!["backup".into(), "--to".into(), target("b2")], &empty),
+    ];
+    for (command, data_dir) in &cases {
+        let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+        args.extend(["--data-dir", data_dir.to_str().unwrap()]);
+        let out = run_in(dir.path(), &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+        assert!(
+            stderr.contains(data_dir.to_str().unwrap()) && stderr.contains("data_dir"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Empty is fine when said so; missing never is.
+    for (command, data_dir) in &cases {
+        let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+        let to = target("b3");
+        if args[0] == "backup" {
+            args[2] = &to;
+        }
+        args.extend(["--data-dir", data_dir.to_str().unwrap(), "--allow-empty"]);
+        let out = run_in(dir.path(), &args);
+        assert_eq!(
+            out.status.success(),
+            *data_dir == empty.as_path(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Starts `serve` on port 0 and returns what it printed on stdout up to the end of its banner
+/// (or until it exited), with its exit status when it exited and its standard error.
+fn banner(data_dir: &Path, extra: &[&str]) -> (String, Option<std::process::ExitStatus>, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("PM_JWT_SECRET")
+        .env_remove("PM_DEMO")
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    let mut listening = false;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        listening |= line.contains("pm is listening on");
+        let done = listening && line.trim().is_empty();
+        printed.push_str(&line);
+        printed.push('\n');
+        if done {
+            break;
+        }
+    }
+    let status = if listening {
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    } else {
+        Some(child.wait().unwrap())
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (printed, status, stderr)
+}
+
+#[test]
+fn a_data_dir_the_server_cannot_use_is_an_error_naming_the_path_and_the_reason_before_any_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the tenants' directory belongs: refused even to root, unlike a read-only mode.
+    std::fs::write(dir.path().join("tenants"), "").unwrap();
+    let (printed, status, stderr) = banner(dir.path(), &["--demo"]);
+    assert!(!status.unwrap().success());
+    assert!(
+        !printed.contains("listening"),
+        "a banner was printed: {printed}"
+    );
+    let path = dir.path().join("tenants").join("demo");
+    assert!(
+        stderr.contains(path.to_str().unwrap()) && stderr.contains("os error"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("internal error"), "{stderr}");
+}
+
+#[test]
+fn the_demo_sign_in_is_printed_only_when_the_demo_tenant_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (printed, status, _) = banner(dir.path(), &[]);
+    assert!(status.is_none(), "the server stopped: {printed}");
+    assert!(printed.contains("pm is listening on"));
+    assert!(!printed.contains("#token="), "{printed}");
+    assert!(printed.contains("--demo"), "{printed}");
+
+    let (printed, _, _) = banner(dir.path(), &["--demo"]);
+    assert!(printed.contains("#token="), "{printed}");
+    // Once seeded, the demo tenant stays, and so does its sign-in.
+    let (printed, _, _) = banner(dir.path(), &[]);
+    assert!(printed.contains("#token="), "{printed}");
+}
