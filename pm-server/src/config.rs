@@ -226,6 +226,17 @@ pub struct Config {
     pub mcp_request_burst: u32,
 }
 
+/// One setting's effective value as `pm-server config` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// The value, typed as the TOML file takes it.
+    Value(toml::Value),
+    /// An optional setting without a value.
+    Unset,
+    /// A secret that is set; its value is never shown.
+    Redacted,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -389,94 +400,119 @@ impl Config {
     }
 
     /// Every setting by its name (as in the TOML file and `docs/deployment.md`) with its effective
-    /// value; secrets show only whether they are set. `pm-server config` prints this.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
+    /// value, typed as the file takes it; secrets show only whether they are set.
+    pub fn describe(&self) -> Vec<(&'static str, Shown)> {
+        use toml::Value;
         let path = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map_or_else(String::new, |p| p.display().to_string())
+            p.as_ref().map_or(Shown::Unset, |p| {
+                Shown::Value(p.display().to_string().into())
+            })
         };
-        let secret = |set: bool| {
-            if set {
-                "(set)".to_owned()
-            } else {
-                String::new()
-            }
-        };
+        let secret = |set: bool| if set { Shown::Redacted } else { Shown::Unset };
+        let int = |n: u128| Shown::Value(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+        let text = |t: &str| Shown::Value(t.into());
+        let flag = |b: bool| Shown::Value(b.into());
         let l = &self.limits;
         vec![
-            ("listen", self.listen.to_string()),
-            ("data_dir", self.data_dir.display().to_string()),
+            ("listen", text(&self.listen.to_string())),
+            ("data_dir", text(&self.data_dir.display().to_string())),
             (
                 "jwt_algorithm",
-                match self.auth.algorithm {
-                    JwtAlgorithm::Hs256 => "HS256".to_owned(),
-                    JwtAlgorithm::Rs256 => "RS256".to_owned(),
-                },
+                text(match self.auth.algorithm {
+                    JwtAlgorithm::Hs256 => "HS256",
+                    JwtAlgorithm::Rs256 => "RS256",
+                }),
             ),
             ("jwt_secret", secret(self.auth.secret.is_some())),
             ("jwt_secret_file", path(&self.auth.secret_file)),
             ("jwt_public_key_file", path(&self.auth.public_key_file)),
             ("jwt_private_key_file", path(&self.auth.private_key_file)),
-            ("jwt_leeway_secs", self.auth.leeway_secs.to_string()),
-            ("max_frame_bytes", l.max_frame_bytes.to_string()),
-            ("commands_per_second", l.commands_per_second.to_string()),
-            ("command_burst", l.command_burst.to_string()),
-            ("heartbeat_ms", l.heartbeat_interval.as_millis().to_string()),
-            ("idle_timeout_ms", l.idle_timeout.as_millis().to_string()),
-            ("outbound_queue", l.outbound_queue.to_string()),
-            ("write_timeout_ms", l.write_timeout.as_millis().to_string()),
-            ("max_connections", l.max_connections.to_string()),
+            ("jwt_leeway_secs", int(self.auth.leeway_secs.into())),
+            ("max_frame_bytes", int(l.max_frame_bytes as u128)),
+            ("commands_per_second", int(l.commands_per_second.into())),
+            ("command_burst", int(l.command_burst.into())),
+            ("heartbeat_ms", int(l.heartbeat_interval.as_millis())),
+            ("idle_timeout_ms", int(l.idle_timeout.as_millis())),
+            ("outbound_queue", int(l.outbound_queue as u128)),
+            ("write_timeout_ms", int(l.write_timeout.as_millis())),
+            ("max_connections", int(l.max_connections as u128)),
             (
                 "max_connections_per_tenant",
-                l.max_connections_per_tenant.to_string(),
+                int(l.max_connections_per_tenant as u128),
             ),
-            ("max_open_tenants", self.max_open_tenants.to_string()),
-            ("tenant_idle_secs", self.tenant_idle.as_secs().to_string()),
+            ("max_open_tenants", int(self.max_open_tenants as u128)),
+            ("tenant_idle_secs", int(self.tenant_idle.as_secs().into())),
             (
                 "change_log_max_rows",
-                self.retention.change_log_max_rows.to_string(),
+                Shown::Value(self.retention.change_log_max_rows.into()),
             ),
             (
                 "change_log_max_age_secs",
-                self.retention.change_log_max_age.as_secs().to_string(),
+                int(self.retention.change_log_max_age.as_secs().into()),
             ),
             (
                 "idempotency_max_age_secs",
-                self.retention.idempotency_max_age.as_secs().to_string(),
+                int(self.retention.idempotency_max_age.as_secs().into()),
             ),
             (
                 "maintenance_interval_secs",
-                self.maintenance_interval.as_secs().to_string(),
+                int(self.maintenance_interval.as_secs().into()),
             ),
-            ("demo", self.demo.to_string()),
+            ("demo", flag(self.demo)),
             (
                 "log_format",
-                match self.log_format {
-                    LogFormat::Text => "text".to_owned(),
-                    LogFormat::Json => "json".to_owned(),
-                },
+                text(match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }),
             ),
-            ("log_level", self.log_level.clone()),
+            ("log_level", text(&self.log_level)),
             (
                 "metrics_listen",
                 self.metrics_listen
-                    .map_or_else(String::new, |a| a.to_string()),
+                    .map_or(Shown::Unset, |a| text(&a.to_string())),
             ),
             ("metrics_token", secret(self.metrics_token.is_some())),
-            ("cors_allowed_origins", self.cors_allowed_origins.join(",")),
+            (
+                "cors_allowed_origins",
+                Shown::Value(Value::Array(
+                    self.cors_allowed_origins
+                        .iter()
+                        .map(|o| o.as_str().into())
+                        .collect(),
+                )),
+            ),
             (
                 "api_requests_per_second",
-                self.api_requests_per_second.to_string(),
+                int(self.api_requests_per_second.into()),
             ),
-            ("api_request_burst", self.api_request_burst.to_string()),
-            ("mcp_enabled", self.mcp_enabled.to_string()),
-            ("mcp_write_tools", self.mcp_write_tools.to_string()),
+            ("api_request_burst", int(self.api_request_burst.into())),
+            ("mcp_enabled", flag(self.mcp_enabled)),
+            ("mcp_write_tools", flag(self.mcp_write_tools)),
             (
                 "mcp_requests_per_second",
-                self.mcp_requests_per_second.to_string(),
+                int(self.mcp_requests_per_second.into()),
             ),
-            ("mcp_request_burst", self.mcp_request_burst.to_string()),
+            ("mcp_request_burst", int(self.mcp_request_burst.into())),
         ]
+    }
+
+    /// The effective configuration as a TOML file that `--config` reads back to the same
+    /// configuration: settings without a value, and secrets, are comments. `pm-server config`
+    /// prints this.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::from(
+            "# pm-server's effective configuration (defaults < file < PM_* variables < flags).\n",
+        );
+        for (name, shown) in self.describe() {
+            let line = match shown {
+                Shown::Value(value) => format!("{name} = {value}\n"),
+                Shown::Unset => format!("# {name} is not set\n"),
+                Shown::Redacted => format!("# {name} is set (redacted)\n"),
+            };
+            out.push_str(&line);
+        }
+        out
     }
 
     /// Refuses settings that cannot work, naming the setting.

@@ -92,9 +92,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Config { common, serve } => {
             let config = Config::resolve(&common, &serve, secret)?;
-            for (name, value) in config.describe() {
-                println!("{name} = {value:?}");
-            }
+            print!("{}", config.to_toml());
             Ok(())
         }
         Command::Migrate {

@@ -45,7 +45,7 @@ fn resolve_file(dir: &Path, toml: &str) -> anyhow::Result<Config> {
     Config::resolve(&common, &ServeArgs::default(), None)
 }
 
-fn described(config: &Config) -> BTreeMap<&'static str, String> {
+fn described(config: &Config) -> BTreeMap<&'static str, pm_server::config::Shown> {
     config.describe().into_iter().collect()
 }
 
@@ -99,6 +99,72 @@ fn invalid_settings_are_refused_with_an_error_naming_the_setting() {
         let err = format!("{:#}", resolve_file(dir.path(), toml).unwrap_err());
         assert!(err.contains(named), "{toml}: {err}");
     }
+}
+
+/// `pm-server config --config <args>` run with only `env` (no PM_* variables from outside).
+fn config_output(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(BIN);
+    command.args(["config", "--config"]).args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PM_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command.envs(env.iter().copied()).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn config_prints_typed_toml_that_reads_back_to_the_same_configuration_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.toml");
+    std::fs::write(
+        &first,
+        "outbound_queue = 11\ndemo = true\ncors_allowed_origins = [\"https://pm.example.com\"]\n\
+         metrics_listen = \"127.0.0.1:9100\"\njwt_secret_file = \"/etc/pm/secret\"\n",
+    )
+    .unwrap();
+    let secrets = [
+        (
+            "PM_JWT_SECRET",
+            "a-secret-long-enough-for-the-hs256-check!!",
+        ),
+        ("PM_METRICS_TOKEN", "scrape-token-value"),
+        ("PM_MAX_CONNECTIONS", "77"),
+    ];
+    let printed = config_output(&[first.as_os_str()], &secrets);
+    assert!(!printed.contains("a-secret-long"), "{printed}");
+    assert!(!printed.contains("scrape-token-value"), "{printed}");
+    assert!(
+        printed.contains("# metrics_token is set (redacted)"),
+        "{printed}"
+    );
+    let table: toml::Table = toml::from_str(&printed).expect("config prints TOML");
+    assert_eq!(table["outbound_queue"], toml::Value::Integer(11));
+    assert_eq!(table["max_connections"], toml::Value::Integer(77));
+    assert_eq!(table["demo"], toml::Value::Boolean(true));
+    assert_eq!(
+        table["cors_allowed_origins"],
+        toml::Value::Array(vec!["https://pm.example.com".into()])
+    );
+
+    // Fed back as the only source, it gives the same configuration (secrets aside).
+    let second = dir.path().join("second.toml");
+    std::fs::write(&second, &printed).unwrap();
+    let reprinted = config_output(&[second.as_os_str()], &[]);
+    let without_secrets = |text: &str| {
+        text.lines()
+            .filter(|l| !l.contains("jwt_secret ") && !l.contains("metrics_token"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_secrets(&reprinted), without_secrets(&printed));
+    assert!(reprinted.contains("# metrics_token is not set"));
 }
 
 /// `pm-server config` with a file, environment variables and flags.
