@@ -25,6 +25,15 @@ use tokio_util::task::TaskTracker;
 pub use config::Config;
 pub use state::AppState;
 
+/// The OpenAPI 3.1 document of `/api/v1`, exactly as the server serves it at
+/// `/api/v1/openapi.json`: for client generators and validators that run without a server.
+pub fn openapi_document() -> anyhow::Result<String> {
+    let (_, document) = router::api().split_for_parts();
+    document
+        .to_pretty_json()
+        .context("the OpenAPI document cannot be written as JSON")
+}
+
 /// What is known once the server is ready to serve.
 #[derive(Debug, Clone)]
 pub struct Ready {

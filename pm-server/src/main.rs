@@ -62,6 +62,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: std::path::PathBuf,
     },
+    /// Print the OpenAPI 3.1 document of the REST API (as served at /api/v1/openapi.json).
+    Openapi,
     /// Print a token signed with the server's key, for a person or a script to sign in with.
     Token {
         #[command(flatten)]
@@ -136,6 +138,10 @@ fn main() -> anyhow::Result<()> {
                 restored.head_seq,
                 restored.history_epoch
             );
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", pm_server::openapi_document()?);
             Ok(())
         }
         Command::Token {

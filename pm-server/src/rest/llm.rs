@@ -65,6 +65,7 @@ pub(crate) struct Docs {
 /// Get the documentation for agents: schema notes, business rules and examples.
 #[utoipa::path(
     get,
+    operation_id = "getLlmContext",
     path = "/llm/context",
     tag = "docs",
     params(ContextParams),

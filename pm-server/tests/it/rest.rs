@@ -1290,6 +1290,7 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
     ]);
     assert_eq!(listed, expected);
     let root = Http::new(&app, alice.token.clone());
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in paths {
         let operations = item.as_object().unwrap();
         assert_eq!(
@@ -1299,6 +1300,15 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
         );
         let op = &operations["get"];
         assert!(op["summary"].is_string(), "{path}: summary");
+        let id = op["operationId"].as_str().unwrap_or_default();
+        assert!(
+            id.starts_with("get") || id.starts_with("list"),
+            "{path}: operation id {id:?} is not descriptive"
+        );
+        assert!(
+            operation_ids.insert(id),
+            "{path}: operation id {id} is not unique"
+        );
         let responses = op["responses"].as_object().unwrap();
         let documented: BTreeSet<&str> = responses.keys().map(String::as_str).collect();
         if path != "/api/v1/openapi.json" {
@@ -1359,4 +1369,19 @@ fn collect_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
         Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
         _ => {}
     }
+}
+
+#[tokio::test]
+async fn pm_server_openapi_prints_the_document_the_server_serves() {
+    let app = spawn().await;
+    let served = Http::as_user(&app, "acme", "alice", TenantRole::Editor)
+        .json("/openapi.json")
+        .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pm-server"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, served);
 }
