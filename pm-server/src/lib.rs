@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod demo;
+mod guide;
 pub mod keys;
 pub mod maintenance;
 mod mcp;
@@ -28,9 +29,7 @@ pub use state::AppState;
 /// The OpenAPI 3.1 document of `/api/v1`, exactly as the server serves it at
 /// `/api/v1/openapi.json`: for client generators and validators that run without a server.
 pub fn openapi_document() -> anyhow::Result<String> {
-    let (_, document) = router::api().split_for_parts();
-    document
-        .to_pretty_json()
+    serde_json::to_string_pretty(&router::openapi_json())
         .context("the OpenAPI document cannot be written as JSON")
 }
 

@@ -84,6 +84,22 @@ pub(crate) fn service(state: &AppState) -> StreamableHttpService<PmTools, NeverS
     )
 }
 
+/// The write tools' names and descriptions, sorted by name (for the agents' guide).
+pub(crate) fn write_tool_summaries() -> Vec<(String, String)> {
+    let mut tools: Vec<(String, String)> = PmTools::write_tools()
+        .list_all()
+        .into_iter()
+        .map(|t| {
+            (
+                t.name.into_owned(),
+                t.description.map(|d| d.into_owned()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    tools.sort();
+    tools
+}
+
 /// Verifies the bearer token (as `/ws` and `/api/v1` do), takes one token from the caller's MCP
 /// rate-limit bucket and hands the identity to the tools.
 pub(crate) async fn authenticate(

@@ -59,6 +59,12 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
 }
 
+/// The OpenAPI document of [`api`], as JSON.
+pub(crate) fn openapi_json() -> serde_json::Value {
+    let (_, document) = api().split_for_parts();
+    serde_json::to_value(&document).unwrap_or_default()
+}
+
 /// `/metrics` alone, for a separate (private) listen address.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()

@@ -459,7 +459,7 @@ async fn activity_and_documentation_are_served() {
 
     let docs = alice.json("/llm/context").await;
     let all = docs["docs"].as_array().unwrap();
-    assert!(all.iter().any(|d| d["kind"] == "schema"));
+    assert!(all.iter().any(|d| d["kind"] == "api"));
     let rules = alice.json("/llm/context?kind=rule").await;
     let rules = rules["docs"].as_array().unwrap();
     assert!(!rules.is_empty() && rules.len() < all.len());
@@ -1384,4 +1384,113 @@ async fn pm_server_openapi_prints_the_document_the_server_serves() {
     assert!(out.status.success());
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed, served);
+}
+
+/// Every word written `like_this` in backticks in `text`.
+fn quoted_names(text: &str) -> Vec<&str> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            w.starts_with(|c: char| c.is_ascii_lowercase())
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect()
+}
+
+/// Every property name, parameter name and enum value of the OpenAPI document.
+fn api_vocabulary(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get("properties") {
+                out.extend(properties.keys().cloned());
+            }
+            if let (Some(Value::String(name)), Some(Value::String(_))) =
+                (map.get("name"), map.get("in"))
+            {
+                out.insert(name.clone());
+            }
+            if let Some(Value::Array(values)) = map.get("enum") {
+                out.extend(values.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            map.values().for_each(|v| api_vocabulary(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| api_vocabulary(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_agents_guide_speaks_the_apis_vocabulary_and_its_example_calls_answer() {
+    let app = spawn_with(|c| c.demo = true).await;
+    let http = Http::as_user(&app, "demo", "demo", TenantRole::Admin);
+    let guide = http.json("/llm/context").await;
+    let sections = guide["docs"].as_array().unwrap();
+    let kinds: BTreeSet<&str> = sections
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["rule", "api", "example"]));
+
+    // Names the API has: the JSON fields, parameters and values of the OpenAPI document, and
+    // the MCP write tools and their shared arguments (the guide lists the tools from the router).
+    let mut known = BTreeSet::new();
+    api_vocabulary(&http.json("/openapi.json").await, &mut known);
+    // `sub` is the token's claim naming the user; `request_id` and `clear` are MCP arguments.
+    known.extend(["true", "false", "sub", "request_id", "clear"].map(str::to_owned));
+    let writes = sections.iter().find(|d| d["topic"] == "writes").unwrap();
+    for line in writes["body"].as_str().unwrap().lines() {
+        if let Some(tool) = line.strip_prefix("- `").and_then(|l| l.split('`').next()) {
+            known.insert(tool.to_owned());
+        }
+    }
+    let mut unknown = Vec::new();
+    for section in sections {
+        let body = section["body"].as_str().unwrap();
+        for name in quoted_names(body) {
+            if !known.contains(name) {
+                unknown.push(format!("{}: `{name}`", section["title"]));
+            }
+        }
+        // The storage's names and SQL are not the API's.
+        for internal in [
+            "story_points",
+            "item_number",
+            "change_log",
+            "idempotency_keys",
+            "SELECT ",
+        ] {
+            assert!(
+                !body.contains(internal),
+                "{}: mentions {internal}",
+                section["title"]
+            );
+        }
+    }
+
+    assert!(unknown.is_empty(), "not names of the API: {unknown:#?}");
+
+    // Every endpoint is described, with its parameters.
+    let endpoints = sections.iter().find(|d| d["topic"] == "endpoints").unwrap();
+    let endpoints = endpoints["body"].as_str().unwrap();
+    for line in [
+        "### GET /api/v1/projects/{project}/context (ETag)",
+        "- `blocked` (boolean)",
+    ] {
+        assert!(endpoints.contains(line), "{line} missing");
+    }
+
+    // Every example call answers, against the demo data the guide's examples use.
+    let mut calls = 0;
+    for section in sections.iter().filter(|d| d["kind"] == "example") {
+        for line in section["body"].as_str().unwrap().lines() {
+            if let Some(path) = line.strip_prefix("GET /api/v1") {
+                let answer = http.get(path).await;
+                assert_eq!(answer.status, StatusCode::OK, "{line}: {}", answer.body);
+                calls += 1;
+            }
+        }
+    }
+    assert!(calls >= 5, "{calls} example calls");
 }
