@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// MCP requests a user may send in a burst [default: 50].
     #[arg(long, env = "PM_MCP_REQUEST_BURST")]
     pub mcp_request_burst: Option<u32>,
+    /// Serve the web client from this directory (a built frontend/dist) instead of the copy
+    /// built into the binary.
+    #[arg(long, env = "PM_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// The TOML file: every setting optional, names as in `docs/deployment.md`.
@@ -176,6 +180,7 @@ struct FileConfig {
     mcp_write_tools: Option<bool>,
     mcp_requests_per_second: Option<u32>,
     mcp_request_burst: Option<u32>,
+    web_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +229,8 @@ pub struct Config {
     /// The MCP endpoint's per-user rate limit: sustained requests per second and burst.
     pub mcp_requests_per_second: u32,
     pub mcp_request_burst: u32,
+    /// The web client's files on disk; None: the copy built into the binary.
+    pub web_dir: Option<PathBuf>,
 }
 
 /// One setting's effective value as `pm-server config` shows it.
@@ -275,6 +282,7 @@ impl Config {
             // An agent thinks between calls: fewer calls than a script, in smaller bursts.
             mcp_requests_per_second: 10,
             mcp_request_burst: 50,
+            web_dir: None,
         }
     }
 
@@ -395,6 +403,7 @@ impl Config {
         layer!(mcp_write_tools => c.mcp_write_tools);
         layer!(mcp_requests_per_second => c.mcp_requests_per_second);
         layer!(mcp_request_burst => c.mcp_request_burst);
+        c.web_dir = serve.web_dir.clone().or(file.web_dir);
         c.validate()?;
         Ok(c)
     }
@@ -494,6 +503,7 @@ impl Config {
                 int(self.mcp_requests_per_second.into()),
             ),
             ("mcp_request_burst", int(self.mcp_request_burst.into())),
+            ("web_dir", path(&self.web_dir)),
         ]
     }
 

@@ -12,6 +12,7 @@ mod metrics;
 mod rest;
 mod router;
 mod state;
+mod web;
 mod ws;
 
 use std::sync::Arc;
@@ -134,11 +135,15 @@ pub async fn serve(
         None => None,
     };
     let with_metrics = config.metrics_listen.is_none();
+    let web_assets = match &config.web_dir {
+        Some(dir) => web::WebAssets::Dir(dir.clone()),
+        None => web::WebAssets::built_in(),
+    };
     on_ready(Ready {
         addr: listener.local_addr()?,
         demo_tenant_exists,
     });
-    axum::serve(listener, router::router(state, with_metrics))
+    axum::serve(listener, router::router(state, with_metrics, web_assets))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .context("server failed")?;

@@ -9,10 +9,11 @@ use utoipa_axum::routes;
 
 use crate::rest::{self, activity, change, llm, openapi, project, sprint, work_item};
 use crate::state::AppState;
-use crate::{mcp, metrics, ws};
+use crate::{mcp, metrics, web, ws};
 
-/// The public routes. `/metrics` is among them unless it is served on its own address.
-pub fn router(state: AppState, with_metrics: bool) -> Router {
+/// The public routes. `/metrics` is among them unless it is served on its own address. Every other
+/// path goes to the web client.
+pub fn router(state: AppState, with_metrics: bool, web_assets: web::WebAssets) -> Router {
     let mut router = Router::new()
         .route("/ws", get(ws::upgrade))
         .route("/health", get(ws::health))
@@ -38,6 +39,7 @@ pub fn router(state: AppState, with_metrics: bool) -> Router {
             metrics::count_requests,
         ))
         .with_state(state)
+        .fallback_service(web::router(web_assets))
 }
 
 /// The read-only REST API. Each route is registered together with its OpenAPI operation (`routes!`

@@ -19,4 +19,5 @@ mod sprints;
 mod subscriptions;
 mod sync;
 mod time;
+mod web;
 mod work_items;
