@@ -21,8 +21,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
-use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -128,13 +126,9 @@ pub(crate) async fn authenticate(
     next.run(request).await
 }
 
+/// A 401, with `WWW-Authenticate` as every 401 of `/api/v1` has.
 fn unauthenticated(message: &'static str) -> Response {
-    let mut response = ApiError::Unauthenticated(message).into_response();
-    response.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer realm="pm""#),
-    );
-    response
+    ApiError::Unauthenticated(message).into_response()
 }
 
 /// The MCP server handler: one per request (the transport is stateless).

@@ -113,7 +113,9 @@ impl QueryReader {
     ) -> Result<Option<u32>, ApiError> {
         let expected = format!("a whole number from {min} to {max}");
         match self.parse::<u32>(name, &expected)? {
-            Some(n) if !(min..=max).contains(&n) => Err(ApiError::bad_request(name, expected)),
+            Some(n) if !(min..=max).contains(&n) => {
+                Err(ApiError::bad_request(name, format!("expected {expected}")))
+            }
             n => Ok(n),
         }
     }

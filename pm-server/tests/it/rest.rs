@@ -499,9 +499,14 @@ async fn requests_without_a_valid_token_are_401() {
             "/changes?since=0",
             "/llm/context",
         ] {
-            client
+            let answer = client
                 .fails(path, StatusCode::UNAUTHORIZED, "unauthenticated")
                 .await;
+            assert_eq!(
+                answer.headers[reqwest::header::WWW_AUTHENTICATE],
+                r#"Bearer realm="pm""#,
+                "{path}"
+            );
         }
     }
     // The document itself is public, so an agent can learn the API first.
@@ -641,7 +646,29 @@ async fn unknown_ids_are_404_and_bad_parameters_are_400_naming_the_parameter() {
             .fails(path, StatusCode::BAD_REQUEST, "validation")
             .await;
         assert_eq!(answer.error_field(), field, "{path}: {}", answer.body);
+        // The message names the parameter that `field` names, and no other.
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field} ")) || message.starts_with(&format!("{field}:")),
+            "{path}: {message}"
+        );
     }
+    // Lists of accepted values are written with commas.
+    let answer = alice
+        .fails(
+            "/projects/WEB/work-items?status=doing",
+            StatusCode::BAD_REQUEST,
+            "validation",
+        )
+        .await;
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("expected one of: backlog, todo, in_progress, review, done"),
+        "{}",
+        answer.body
+    );
 
     // A path that names no endpoint, and a method the read-only API does not serve.
     let answer = alice
