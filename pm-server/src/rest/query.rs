@@ -129,7 +129,7 @@ impl QueryReader {
         match self.pairs.into_iter().next() {
             None => Ok(()),
             Some((name, _)) => Err(ApiError::BadRequest {
-                message: format!("unknown query parameter {name:?}; see /api/v1/openapi.json"),
+                message: format!("{name}: unknown query parameter; see /api/v1/openapi.json"),
                 field: Some(name),
             }),
         }

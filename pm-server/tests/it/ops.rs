@@ -874,3 +874,29 @@ fn the_demo_sign_in_is_printed_only_when_the_demo_tenant_exists() {
     let (printed, _, _) = banner(dir.path(), &[]);
     assert!(printed.contains("#token="), "{printed}");
 }
+
+#[tokio::test]
+async fn the_deployment_docs_list_exactly_the_metric_families_the_server_exports() {
+    let app = TestApp::spawn().await;
+    let (_, body) = http_get(&app.addr.to_string(), "/metrics", None).await;
+    let exported: std::collections::BTreeSet<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let docs = std::fs::read_to_string(DOCS).unwrap();
+    let list = docs
+        .lines()
+        .skip_while(|l| !l.contains("`/metrics` (Prometheus text format)"))
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let documented: std::collections::BTreeSet<&str> = list
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.starts_with("pm_"))
+        .map(|w| w.split('{').next().unwrap())
+        .collect();
+    assert_eq!(documented, exported);
+}

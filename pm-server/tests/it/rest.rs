@@ -1521,3 +1521,47 @@ async fn the_agents_guide_speaks_the_apis_vocabulary_and_its_example_calls_answe
     }
     assert!(calls >= 5, "{calls} example calls");
 }
+
+const API_DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md");
+
+#[tokio::test]
+async fn docs_api_md_names_every_query_parameter_and_its_demo_numbers_are_current() {
+    let app = spawn_with(|c| c.demo = true).await;
+    let http = Http::as_user(&app, "demo", "demo", TenantRole::Admin);
+    let page = std::fs::read_to_string(API_DOCS).unwrap();
+
+    let document = http.json("/openapi.json").await;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for p in item["get"]["parameters"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap();
+            if p["in"] == "query" {
+                assert!(
+                    page.contains(&format!("`{name}")),
+                    "docs/api.md does not name {path}'s parameter {name}"
+                );
+            }
+        }
+    }
+
+    // "The demo project has N items; this answer is K KB", of the context example above it.
+    let claim = page
+        .split("The demo project has ")
+        .nth(1)
+        .expect("the context example states its size");
+    let (items, rest) = claim.split_once(" items; this answer is ").unwrap();
+    let kb = rest.split_once(" KB").unwrap().0;
+    let context = http
+        .get("/projects/SHOP/context?description_chars=60&activity=2")
+        .await;
+    assert_eq!(context.body["item_count"].to_string(), items);
+    let bytes = serde_json::to_vec(&context.body).unwrap().len();
+    assert_eq!(
+        ((bytes + 500) / 1000).to_string(),
+        kb,
+        "the context is {bytes} bytes"
+    );
+    assert!(
+        !page.contains("WEB-42"),
+        "the walkthrough uses the demo's keys"
+    );
+}
