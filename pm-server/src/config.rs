@@ -40,9 +40,9 @@ pub struct ConfigArgs {
 /// Settings only the server reads.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
+    /// Address to listen on, IP:PORT or HOST:PORT (e.g. localhost:9000) [default: 127.0.0.1:8080].
     #[arg(long, env = "PM_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
     /// Largest inbound WebSocket frame in bytes [default: 1048576].
     #[arg(long, env = "PM_MAX_FRAME_BYTES")]
     pub max_frame_bytes: Option<usize>,
@@ -100,7 +100,7 @@ pub struct ServeArgs {
     pub log_level: Option<String>,
     /// Serve /metrics on this address only (e.g. a private interface) instead of the main one.
     #[arg(long, env = "PM_METRICS_LISTEN", value_name = "ADDR")]
-    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_listen: Option<String>,
     /// Require `Authorization: Bearer <token>` on /metrics. Prefer the environment variable.
     #[arg(
         long,
@@ -146,7 +146,7 @@ pub struct ServeArgs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    listen: Option<SocketAddr>,
+    listen: Option<String>,
     data_dir: Option<PathBuf>,
     jwt_algorithm: Option<String>,
     jwt_secret_file: Option<PathBuf>,
@@ -168,7 +168,7 @@ struct FileConfig {
     change_log_max_age_secs: Option<u64>,
     idempotency_max_age_secs: Option<u64>,
     maintenance_interval_secs: Option<u64>,
-    metrics_listen: Option<SocketAddr>,
+    metrics_listen: Option<String>,
     metrics_token: Option<String>,
     log_format: Option<String>,
     log_level: Option<String>,
@@ -303,7 +303,7 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("data")),
         );
-        if let Some(listen) = serve.listen.or(file.listen) {
+        if let Some(listen) = address("listen", serve.listen.as_deref(), file.listen.as_deref())? {
             c.listen = listen;
         }
         c.auth.algorithm = match common
@@ -375,7 +375,11 @@ impl Config {
         {
             c.maintenance_interval = Duration::from_secs(secs);
         }
-        c.metrics_listen = serve.metrics_listen.or(file.metrics_listen);
+        c.metrics_listen = address(
+            "metrics_listen",
+            serve.metrics_listen.as_deref(),
+            file.metrics_listen.as_deref(),
+        )?;
         c.metrics_token = serve.metrics_token.clone().or(file.metrics_token);
         c.log_format = match serve.log_format.clone().or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
@@ -587,6 +591,33 @@ impl Config {
             bail!("jwt_public_key_file is required when jwt_algorithm is RS256");
         }
         Ok(())
+    }
+}
+
+/// The address setting `name` from a flag or its variable (`arg`, which wins) or the file:
+/// `IP:PORT`, or `HOST:PORT` resolved now (e.g. `localhost:9000`). An error names where the value
+/// came from: `PM_LISTEN`, `--listen` or the file's `listen`.
+fn address(
+    name: &str,
+    arg: Option<&str>,
+    file: Option<&str>,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let variable = format!("PM_{}", name.to_uppercase());
+    let (text, source) = match (arg, file) {
+        (Some(text), _) if std::env::var(&variable).is_ok_and(|v| v == text) => (text, variable),
+        (Some(text), _) => (text, format!("--{}", name.replace('_', "-"))),
+        (None, Some(text)) => (text, name.to_owned()),
+        (None, None) => return Ok(None),
+    };
+    if let Ok(addr) = text.parse() {
+        return Ok(Some(addr));
+    }
+    let hint = "an address like 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+    let mut resolved = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .with_context(|| format!("{source}: {text:?} is not {hint}"))?;
+    match resolved.next() {
+        Some(addr) => Ok(Some(addr)),
+        None => bail!("{source}: {text:?} resolves to no address"),
     }
 }
 

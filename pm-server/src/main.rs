@@ -8,7 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 /// pm: a real-time, multi-tenant agile project-management server.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Settings: `pm-server serve --help` lists every one as a flag with its PM_* \
+                  environment variable; the same names, with underscores, are the keys of the \
+                  --config TOML file (docs/deployment.md). `pm-server config` prints the \
+                  effective settings."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -900,3 +900,61 @@ async fn the_deployment_docs_list_exactly_the_metric_families_the_server_exports
         .collect();
     assert_eq!(documented, exported);
 }
+
+#[test]
+fn listen_addresses_take_host_names_and_errors_name_the_variable_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pm.toml");
+    std::fs::write(&file, "metrics_listen = \"localhost:9101\"\n").unwrap();
+    let printed = config_output(&[file.as_os_str()], &[("PM_LISTEN", "localhost:9000")]);
+    let table: toml::Table = toml::from_str(&printed).unwrap();
+    assert!(
+        table["listen"].as_str().unwrap().ends_with(":9000"),
+        "{printed}"
+    );
+    assert!(
+        table["metrics_listen"].as_str().unwrap().ends_with(":9101"),
+        "{printed}"
+    );
+
+    for (env, flags, named) in [
+        (vec![("PM_LISTEN", "bogus")], vec![], "PM_LISTEN"),
+        (vec![], vec!["--listen", "bogus"], "--listen"),
+        (
+            vec![("PM_METRICS_LISTEN", "nope:x")],
+            vec![],
+            "PM_METRICS_LISTEN",
+        ),
+    ] {
+        let mut command = Command::new(BIN);
+        command.arg("config").args(&flags);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("PM_") {
+                command.env_remove(name);
+            }
+        }
+        let out = command.envs(env.iter().copied()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains(&format!("{named}: \"")),
+            "{named}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_points_to_where_the_settings_are_listed() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("pm-server serve --help"), "{help}");
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let serve = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        serve.contains("--listen") && serve.contains("PM_LISTEN"),
+        "{serve}"
+    );
+}
