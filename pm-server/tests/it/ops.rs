@@ -958,3 +958,40 @@ fn help_points_to_where_the_settings_are_listed() {
         "{serve}"
     );
 }
+
+const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+
+#[test]
+fn the_deployment_docs_show_the_deploy_files_as_they_are() {
+    let docs = std::fs::read_to_string(DOCS).unwrap();
+    for name in ["nginx-pm.conf", "pm.service", "pm.toml"] {
+        let file = std::fs::read_to_string(Path::new(DEPLOY).join(name)).unwrap();
+        let shown = docs
+            .split(&format!("<!-- deploy/{name} -->\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/deployment.md does not show deploy/{name}"));
+        let shown = shown.split_once('\n').unwrap().1;
+        let shown = &shown[..shown.find("```\n").unwrap()];
+        assert_eq!(shown, file, "docs/deployment.md's copy of deploy/{name}");
+    }
+}
+
+#[test]
+fn the_example_pm_toml_sets_every_setting_and_is_accepted() {
+    let path = Path::new(DEPLOY).join("pm.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for name in documented_settings().keys() {
+        let set = text.lines().any(|l| {
+            l.trim_start_matches("# ")
+                .strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.starts_with(" ="))
+        });
+        assert!(set, "deploy/pm.toml does not name {name}");
+    }
+    let common = ConfigArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    let config = Config::resolve(&common, &ServeArgs::default(), None).unwrap();
+    assert_eq!(config.data_dir, Path::new("/var/lib/pm"));
+}
