@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::Deserialize;
 
 /// Settings shared by every subcommand that touches the server's data or keys.
@@ -193,7 +194,7 @@ pub enum JwtAlgorithm {
 pub struct AuthConfig {
     pub algorithm: JwtAlgorithm,
     /// The HS256 secret, from PM_JWT_SECRET (never from a flag, so it stays out of `ps`).
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<SecretSlice<u8>>,
     pub secret_file: Option<PathBuf>,
     pub public_key_file: Option<PathBuf>,
     pub private_key_file: Option<PathBuf>,
@@ -212,7 +213,7 @@ pub struct Config {
     pub retention: pm_ws::Retention,
     pub maintenance_interval: Duration,
     pub metrics_listen: Option<SocketAddr>,
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<SecretString>,
     pub log_format: LogFormat,
     pub log_level: String,
     /// Seed the demo tenant on start.
@@ -316,7 +317,7 @@ impl Config {
             Some("RS256") => JwtAlgorithm::Rs256,
             Some(other) => bail!("jwt_algorithm: expected HS256 or RS256, got {other:?}"),
         };
-        c.auth.secret = secret_env.map(String::into_bytes);
+        c.auth.secret = secret_env.map(|s| SecretSlice::from(s.into_bytes()));
         c.auth.secret_file = common.jwt_secret_file.clone().or(file.jwt_secret_file);
         c.auth.public_key_file = common
             .jwt_public_key_file
@@ -380,7 +381,11 @@ impl Config {
             serve.metrics_listen.as_deref(),
             file.metrics_listen.as_deref(),
         )?;
-        c.metrics_token = serve.metrics_token.clone().or(file.metrics_token);
+        c.metrics_token = serve
+            .metrics_token
+            .clone()
+            .or(file.metrics_token)
+            .map(SecretString::from);
         c.log_format = match serve.log_format.clone().or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -562,7 +567,11 @@ impl Config {
         if l.idle_timeout <= l.heartbeat_interval {
             bail!("idle_timeout_ms must be longer than heartbeat_ms");
         }
-        if self.metrics_token.as_deref() == Some("") {
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().is_empty())
+        {
             bail!("metrics_token must not be empty");
         }
         if self.retention.change_log_max_rows < 1 {

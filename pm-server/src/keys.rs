@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use pm_auth::KeyConfig;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, JwtAlgorithm};
 
@@ -42,7 +43,7 @@ fn load_keys(config: &Config, dev: DevKey) -> anyhow::Result<KeyConfig> {
     match auth.algorithm {
         JwtAlgorithm::Hs256 => {
             let secret = if let Some(secret) = &auth.secret {
-                secret.clone()
+                secret.expose_secret().to_vec()
             } else if let Some(file) = &auth.secret_file {
                 let mut bytes = std::fs::read(file)
                     .with_context(|| format!("jwt_secret_file: cannot read {}", file.display()))?;

@@ -106,7 +106,7 @@ pub async fn serve(
         tenants: Arc::clone(&tenants),
         connections: connections.clone(),
         http_metrics: Arc::default(),
-        metrics_token: config.metrics_token.as_deref().map(Arc::from),
+        metrics_token: config.metrics_token.clone(),
         api: Arc::new(rest::Api::new(&config)?),
         mcp: Arc::new(mcp::Mcp::new(&config)),
     };

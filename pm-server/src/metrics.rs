@@ -9,6 +9,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use pm_ws::Metrics;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::state::AppState;
 
@@ -58,7 +61,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(pm_auth::bearer_from_header);
-        if given != Some(&**expected) {
+        if !same_token(given, expected.expose_secret()) {
             return (StatusCode::UNAUTHORIZED, "metrics token required\n").into_response();
         }
     }
@@ -71,6 +74,17 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
         body,
     )
         .into_response()
+}
+
+/// Whether `given` is the metrics token, compared in constant time: digests of both (so not even
+/// the length is compared directly), then `subtle`'s constant-time equality.
+fn same_token(given: Option<&str>, expected: &str) -> bool {
+    let Some(given) = given else {
+        return false;
+    };
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    bool::from(given[..].ct_eq(&expected[..]))
 }
 
 fn text(state: &AppState) -> String {

@@ -18,7 +18,7 @@ pub struct AppState {
     pub connections: TaskTracker,
     pub http_metrics: Arc<HttpMetrics>,
     /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
-    pub metrics_token: Option<Arc<str>>,
+    pub metrics_token: Option<secrecy::SecretString>,
     /// The REST API's rate limiter and CORS settings.
     pub api: Arc<crate::rest::Api>,
     /// The MCP endpoint's switches and rate limiter.

@@ -995,3 +995,70 @@ fn the_example_pm_toml_sets_every_setting_and_is_accepted() {
     let config = Config::resolve(&common, &ServeArgs::default(), None).unwrap();
     assert_eq!(config.data_dir, Path::new("/var/lib/pm"));
 }
+
+#[test]
+fn secrets_never_appear_in_the_configurations_debug_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pm.toml"),
+        "metrics_token = \"scrape-token-value\"\n",
+    )
+    .unwrap();
+    let common = ConfigArgs {
+        config: Some(dir.path().join("pm.toml")),
+        ..Default::default()
+    };
+    let secret = "a-secret-long-enough-for-the-hs256-check!!";
+    let config = Config::resolve(&common, &ServeArgs::default(), Some(secret.to_owned())).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("scrape-token-value"), "{debug}");
+    // Neither as text nor as the byte list a Vec<u8> would print.
+    assert!(!debug.contains(secret), "{debug}");
+    assert!(
+        !debug.contains(&format!("{:?}", secret.as_bytes())[1..20]),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn http_requests_are_traced_by_their_route_pattern_not_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("PM_JWT_SECRET")
+        .env("RUST_LOG", "info,tower_http=debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = stdout
+            .next()
+            .expect("the server prints its address")
+            .unwrap();
+        if let Some(rest) = line.trim().strip_prefix("pm is listening on http://") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert_eq!(
+        http_get(&addr, "/api/v1/work-items/SECRET-42", None)
+            .await
+            .0,
+        401
+    );
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = loop {
+        let line = stderr.next().expect("the request is logged").unwrap();
+        if line.contains("finished processing request") {
+            break line;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("route=/api/v1/work-items/{item}"), "{line}");
+    assert!(line.contains("status=401"), "{line}");
+    assert!(!line.contains("SECRET-42"), "{line}");
+}
