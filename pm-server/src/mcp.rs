@@ -18,7 +18,6 @@ mod render;
 mod tools;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -119,7 +118,7 @@ pub(crate) async fn authenticate(
         }
         None => return unauthenticated("a bearer token is required"),
     };
-    if let Err(retry_after) = state.mcp.limiter.try_take(&identity, Instant::now()) {
+    if let Err(retry_after) = state.mcp.limiter.try_take(&identity) {
         return ApiError::RateLimited { retry_after }.into_response();
     }
     request.extensions_mut().insert(identity);
