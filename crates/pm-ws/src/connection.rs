@@ -380,16 +380,32 @@ impl<'a> Connection<'a> {
     }
 
     async fn subscribe(&mut self, request_id: &str, s: pb::Subscribe) -> Result<(), ()> {
-        let (project, epoch) = match self
-            .realtime
-            .service
-            .readable_project(&self.identity, &s.project_id)
-            .await
-        {
-            Ok(found) => found,
-            Err(e) => return self.reply_error(request_id, &e).await,
+        // The access check reads a database snapshot and the hub is joined after it: a removal
+        // published in between makes the hub refuse, and the check runs again on a newer snapshot
+        // (which then fails, unless the user was re-added meanwhile).
+        let mut attempts = 0;
+        let (project, epoch, live_from, viewers) = loop {
+            attempts += 1;
+            let (project, epoch, checked_at) = match self
+                .realtime
+                .service
+                .readable_project(&self.identity, &s.project_id)
+                .await
+            {
+                Ok(found) => found,
+                Err(e) => return self.reply_error(request_id, &e).await,
+            };
+            match self.hub.subscribe(self.id, project, checked_at) {
+                Some((live_from, viewers)) => break (project, epoch, live_from, viewers),
+                None if attempts < MAX_SUBSCRIBE_CHECKS => continue,
+                None => {
+                    let gone = Error::NotFound {
+                        entity: pm_core::EntityKind::Project,
+                    };
+                    return self.reply_error(request_id, &gone).await;
+                }
+            }
         };
-        let (live_from, viewers) = self.hub.subscribe(self.id, project);
         let subscribed = pb::Subscribed {
             project_id: project.to_string(),
             head_seq: live_from,
@@ -549,6 +565,11 @@ async fn next_outbound(
         None => queue.recv().await,
     }
 }
+
+/// How often a subscription re-checks access when membership keeps changing under it before it
+/// answers `NOT_FOUND` as for any project the user cannot see: each check reads a newer snapshot,
+/// so one retry settles it unless the user is removed and re-added again and again meanwhile.
+const MAX_SUBSCRIBE_CHECKS: u32 = 3;
 
 fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX)

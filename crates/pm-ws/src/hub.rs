@@ -60,6 +60,9 @@ struct State {
     /// The sequence number of the last event published through this hub (or, for a new hub, the
     /// tenant's head when it was created).
     last_published: u64,
+    /// For each (project, user) removed from a project: the sequence number of the last removal.
+    /// A subscription whose access check read an older state is refused (see [`Hub::subscribe`]).
+    removals: HashMap<(ProjectId, String), u64>,
 }
 
 pub struct Hub {
@@ -74,6 +77,7 @@ impl Hub {
                 registry: Registry::default(),
                 members: HashMap::new(),
                 last_published: head,
+                removals: HashMap::new(),
             }),
             metrics,
         }
@@ -111,7 +115,7 @@ impl Hub {
         let member = state.members.remove(&conn);
         if let Some(member) = member {
             for project in projects {
-                self.announce(&mut state, project, &member.user, false, None);
+                self.announce_if_gone(&mut state, project, &member.user);
             }
         }
     }
@@ -121,19 +125,39 @@ impl Hub {
         self.lock().members.is_empty()
     }
 
-    /// Subscribes a connection to a project. Returns the sequence number from which on every event
-    /// of the project will be queued for it (events up to it are history, to be replayed from the
-    /// change log), and who is viewing the project now.
-    pub fn subscribe(&self, conn: ConnId, project: ProjectId) -> (u64, Vec<String>) {
+    /// Subscribes a connection to a project whose access it checked on a database snapshot at
+    /// sequence number `checked_at`. Returns the sequence number from which on every event of the
+    /// project will be queued for it (events up to it are history, to be replayed from the change
+    /// log), and who is viewing the project now.
+    ///
+    /// `None` when the user was removed from the project by a change after `checked_at` that was
+    /// already published: its revocation ran before this subscription existed, so the check is
+    /// stale and must be made again. (A removal published later revokes this subscription itself;
+    /// one committed before the check made the check fail.)
+    pub fn subscribe(
+        &self,
+        conn: ConnId,
+        project: ProjectId,
+        checked_at: u64,
+    ) -> Option<(u64, Vec<String>)> {
         let mut state = self.lock();
-        let live_from = state.last_published;
-        if state.registry.subscribe(conn, project)
-            && let Some(user) = state.members.get(&conn).map(|m| m.user.clone())
+        let member = state.members.get(&conn)?;
+        if !member.tenant_admin
+            && state
+                .removals
+                .get(&(project, member.user.as_str().to_owned()))
+                .is_some_and(|removed| *removed > checked_at)
         {
+            return None;
+        }
+        let live_from = state.last_published;
+        let user = member.user.clone();
+        let was_viewing = is_viewing(&state, project, &user);
+        if state.registry.subscribe(conn, project) && !was_viewing {
             // The subscriber itself learns the viewers from its reply.
             self.announce(&mut state, project, &user, true, Some(conn));
         }
-        (live_from, viewers(&state, project))
+        Some((live_from, viewers(&state, project)))
     }
 
     /// Ends a subscription; returns whether there was one.
@@ -141,7 +165,7 @@ impl Hub {
         let mut state = self.lock();
         let removed = state.registry.unsubscribe(conn, project);
         if removed && let Some(user) = state.members.get(&conn).map(|m| m.user.clone()) {
-            self.announce(&mut state, project, &user, false, None);
+            self.announce_if_gone(&mut state, project, &user);
         }
         removed
     }
@@ -183,6 +207,9 @@ impl Hub {
             if let Some(pb::change::Change::MemberRemoved(removed)) =
                 event.change.as_ref().and_then(|c| c.change.as_ref())
             {
+                state
+                    .removals
+                    .insert((project, removed.user_id.clone()), event.seq);
                 self.revoke(&mut state, project, &removed.user_id);
             }
         }
@@ -201,7 +228,7 @@ impl Hub {
             .collect();
         for (conn, user) in revoked {
             state.registry.unsubscribe(conn, project);
-            self.announce(state, project, &user, false, None);
+            self.announce_if_gone(state, project, &user);
         }
     }
 
@@ -233,6 +260,14 @@ impl Hub {
     }
 
     /// Tells the subscribers of `project` that `user` joined or left.
+    /// Announces that `user` left `project` once their last connection viewing it is gone: presence
+    /// is about who views, not how many tabs they have open.
+    fn announce_if_gone(&self, state: &mut State, project: ProjectId, user: &UserId) {
+        if !is_viewing(state, project, user) {
+            self.announce(state, project, user, false, None);
+        }
+    }
+
     fn announce(
         &self,
         state: &mut State,
@@ -265,6 +300,14 @@ impl Hub {
     fn check_invariants(&self) -> Result<(), String> {
         self.lock().registry.check_invariants()
     }
+}
+
+/// Whether any connection of `user` is subscribed to `project`.
+fn is_viewing(state: &State, project: ProjectId, user: &UserId) -> bool {
+    state
+        .registry
+        .subscribers(project)
+        .any(|c| state.members.get(&c).is_some_and(|m| &m.user == user))
 }
 
 fn viewers(state: &State, project: ProjectId) -> Vec<String> {
@@ -367,9 +410,9 @@ mod tests {
         let (mut a, _) = member(&hub, 1, "alice", 16);
         let (mut b, _) = member(&hub, 2, "bob", 16);
         let (mut c, _) = member(&hub, 3, "carol", 16);
-        hub.subscribe(1, p);
-        hub.subscribe(2, p);
-        hub.subscribe(3, q);
+        hub.subscribe(1, p, 0).unwrap();
+        hub.subscribe(2, p, 0).unwrap();
+        hub.subscribe(3, q, 0).unwrap();
         seqs(&mut a);
         seqs(&mut b);
         hub.publish(&[event(1, p), event(2, q)], Some(1));
@@ -386,8 +429,8 @@ mod tests {
         let p = ProjectId::new();
         let (mut slow, signal) = member(&hub, 1, "slow", 2);
         let (mut fast, _) = member(&hub, 2, "fast", 64);
-        hub.subscribe(1, p);
-        hub.subscribe(2, p);
+        hub.subscribe(1, p, 0).unwrap();
+        hub.subscribe(2, p, 0).unwrap();
         seqs(&mut slow);
         seqs(&mut fast);
         let events: Vec<_> = (1..=10).map(|s| event(s, p)).collect();
@@ -403,30 +446,98 @@ mod tests {
         hub.check_invariants().unwrap();
     }
 
+    fn presence(rx: &mut mpsc::Receiver<Outbound>) -> Vec<pb::Presence> {
+        let mut out = Vec::new();
+        while let Ok(o) = rx.try_recv() {
+            if let Some(pb::server_message::Message::Presence(p)) =
+                pm_proto::decode_server(&o.frame).unwrap().message
+            {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     #[test]
-    fn presence_lists_every_viewer_once_and_announces_leaving() {
+    fn presence_is_announced_when_a_user_starts_or_stops_viewing_not_per_connection() {
         let hub = Hub::new(0, Arc::default());
         let p = ProjectId::new();
         let (mut a, _) = member(&hub, 1, "alice", 16);
         let (_b, _) = member(&hub, 2, "bob", 16);
         let (_b2, _) = member(&hub, 3, "bob", 16);
-        hub.subscribe(1, p);
-        hub.subscribe(2, p);
-        let (_, viewers) = hub.subscribe(3, p);
-        assert_eq!(viewers, vec!["alice", "bob"]);
-        while a.try_recv().is_ok() {}
+        hub.subscribe(1, p, 0).unwrap();
+        hub.subscribe(2, p, 0).unwrap();
+        let joined = presence(&mut a);
+        assert_eq!(joined.len(), 1);
+        assert!(joined[0].joined);
+        assert_eq!(joined[0].viewers, vec!["alice", "bob"]);
+        let (_, viewers) = hub.subscribe(3, p, 0).unwrap();
+        assert_eq!(viewers, vec!["alice", "bob"], "every viewer once");
+        assert!(
+            presence(&mut a).is_empty(),
+            "bob's second tab changes nothing"
+        );
+
         hub.leave(2);
-        let frame = a.try_recv().unwrap().frame;
-        let msg = pm_proto::decode_server(&frame).unwrap();
-        let Some(pb::server_message::Message::Presence(presence)) = msg.message else {
-            panic!("expected presence");
-        };
-        assert!(!presence.joined);
-        assert_eq!(presence.user_id, "bob");
-        assert_eq!(
-            presence.viewers,
-            vec!["alice", "bob"],
+        assert!(
+            presence(&mut a).is_empty(),
             "bob still views on another connection"
         );
+        hub.leave(3);
+        let left = presence(&mut a);
+        assert_eq!(left.len(), 1);
+        assert!(!left[0].joined);
+        assert_eq!(left[0].user_id, "bob");
+        assert_eq!(left[0].viewers, vec!["alice"]);
+    }
+
+    fn removal(seq: u64, project: ProjectId, user: &str) -> pb::Event {
+        pb::Event {
+            change: Some(pb::Change {
+                change: Some(pb::change::Change::MemberRemoved(pb::MemberRemoved {
+                    project_id: project.to_string(),
+                    user_id: user.to_owned(),
+                })),
+            }),
+            ..event(seq, project)
+        }
+    }
+
+    #[test]
+    fn a_subscription_checked_before_a_published_removal_is_refused_and_one_after_is_kept() {
+        let hub = Hub::new(10, Arc::new(Metrics::default()));
+        let p = ProjectId::new();
+        let q = ProjectId::new();
+        let (_a, _) = member(&hub, 1, "alice", 8);
+        // Alice's access was checked at seq 10; her removal (seq 11) is published before she
+        // joins: the revocation found nothing to revoke, so the join itself must refuse.
+        hub.publish(&[removal(11, p, "alice")], None);
+        assert!(hub.subscribe(1, p, 10).is_none(), "a stale check");
+        assert!(
+            hub.subscribe(1, q, 10).is_some(),
+            "other projects are unaffected"
+        );
+        // A check that already saw the removal (and, say, a re-adding after it) is current.
+        assert!(hub.subscribe(1, p, 11).is_some());
+        // A removal published after the join revokes the subscription as before.
+        hub.publish(&[removal(12, p, "alice")], None);
+        assert!(!hub.subscriptions(1).contains(&p));
+        hub.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_tenant_admin_keeps_subscribing_whatever_their_membership() {
+        let hub = Hub::new(10, Arc::new(Metrics::default()));
+        let p = ProjectId::new();
+        let (tx, _rx) = mpsc::channel(8);
+        hub.join(
+            1,
+            UserId::parse("root").unwrap(),
+            true,
+            tx,
+            Arc::new(ConnSignal::default()),
+        );
+        hub.publish(&[removal(11, p, "root")], None);
+        assert!(hub.subscribe(1, p, 10).is_some());
     }
 }

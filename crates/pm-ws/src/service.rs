@@ -426,17 +426,24 @@ fn replayed(request: &MutationRequest<'_>, stored: &StoredReply) -> Result<Outco
 
 impl Service {
     /// The project `raw` names (id or key, see [`crate::lookup`]) if the actor may read (and so
-    /// subscribe to) it, and the tenant's history epoch.
+    /// subscribe to) it, the tenant's history epoch, and the sequence number of the database
+    /// snapshot the access was checked on (see [`crate::Hub::subscribe`]).
     pub async fn readable_project(
         &self,
         actor: &Identity,
         raw: &str,
-    ) -> Result<(pm_core::ProjectId, String)> {
+    ) -> Result<(pm_core::ProjectId, String, u64)> {
         let db = self.tenants.open(&actor.tenant).await?;
-        let mut conn = db.reader().acquire().await.map_err(pm_db::Error::from)?;
-        let project = crate::lookup::project_id(&mut conn, raw, "project_id").await?;
-        crate::access::require(&mut conn, actor, project, pm_core::Action::Read).await?;
-        Ok((project, db.epoch()))
+        let mut tx = db.begin_read().await?;
+        let checked_at = pm_db::change_log::head(&mut tx).await?;
+        let project = crate::lookup::project_id(&mut tx, raw, "project_id").await?;
+        crate::access::require(&mut tx, actor, project, pm_core::Action::Read).await?;
+        tx.commit().await.map_err(pm_db::Error::from)?;
+        Ok((
+            project,
+            db.epoch(),
+            u64::try_from(checked_at).unwrap_or_default(),
+        ))
     }
 
     /// The project `raw` names (id or key), without an access check.

@@ -239,3 +239,60 @@ async fn presence(client: &mut Client) -> pb::Presence {
         }
     }
 }
+
+/// A subscribe and a removal racing each other: whichever wins, the removed user never receives
+/// a change made after the removal. (Subscribe checks access on a snapshot and joins the hub
+/// afterwards; a removal published in between must not leave them subscribed.)
+#[tokio::test]
+async fn a_subscribe_racing_a_removal_never_leaves_the_removed_user_subscribed() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("RACE").await;
+    let mut bob = app.editor("bob").await;
+    for round in 0..40 {
+        alice
+            .add_member(&project, "bob", pb::ProjectRole::Viewer)
+            .await;
+        let subscribe_id = request_id();
+        let remove_id = request_id();
+        // Both frames leave before either reply is read: the server handles them concurrently.
+        tokio::join!(
+            bob.send(
+                &subscribe_id,
+                pb::Subscribe {
+                    project_id: project.id.clone(),
+                    since: None,
+                    history_epoch: String::new(),
+                },
+            ),
+            alice.send(
+                &remove_id,
+                pb::RemoveMember {
+                    project_id: project.id.clone(),
+                    user_id: "bob".into(),
+                },
+            ),
+        );
+        let (_subscribed, removed) =
+            tokio::join!(bob.reply_to(&subscribe_id), alice.reply_to(&remove_id));
+        assert!(
+            matches!(removed.result, Some(pb::reply::Result::MemberRemoved(_))),
+            "round {round}: {removed:?}"
+        );
+        let after = alice
+            .create_item(&project, pb::WorkItemType::Task, &format!("after {round}"))
+            .await;
+        let leaked: Vec<_> = bob
+            .drain_events()
+            .await
+            .into_iter()
+            .filter(|e| matches!(change(e), Change::WorkItem(w) if w.id == after.id))
+            .collect();
+        assert!(leaked.is_empty(), "round {round}: bob saw {leaked:?}");
+        // Whatever happened, end the round unsubscribed.
+        bob.ok(pb::Unsubscribe {
+            project_id: project.id.clone(),
+        })
+        .await;
+    }
+}

@@ -1052,8 +1052,9 @@ export const GoingAwaySchema: GenMessage<GoingAway> = /*@__PURE__*/
   messageDesc(file_pm_v1_envelope, 12);
 
 /**
- * Who is viewing a project: sent to its subscribers whenever someone subscribes, unsubscribes or
- * disconnects. Not persisted and carries no sequence number.
+ * Who is viewing a project: sent to its subscribers whenever the set of users viewing it changes
+ * (a user's first connection subscribes, or their last one leaves). Not persisted and carries no
+ * sequence number.
  *
  * @generated from message pm.v1.Presence
  */
