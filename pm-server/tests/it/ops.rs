@@ -964,15 +964,20 @@ const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
 #[test]
 fn the_deployment_docs_show_the_deploy_files_as_they_are() {
     let docs = std::fs::read_to_string(DOCS).unwrap();
-    for name in ["nginx-pm.conf", "pm.service", "pm.toml"] {
-        let file = std::fs::read_to_string(Path::new(DEPLOY).join(name)).unwrap();
+    for name in [
+        "deploy/nginx-pm.conf",
+        "deploy/pm.service",
+        "deploy/pm.toml",
+        "Dockerfile",
+    ] {
+        let file = std::fs::read_to_string(Path::new(DEPLOY).join("..").join(name)).unwrap();
         let shown = docs
-            .split(&format!("<!-- deploy/{name} -->\n"))
+            .split(&format!("<!-- {name} -->\n"))
             .nth(1)
-            .unwrap_or_else(|| panic!("docs/deployment.md does not show deploy/{name}"));
+            .unwrap_or_else(|| panic!("docs/deployment.md does not show {name}"));
         let shown = shown.split_once('\n').unwrap().1;
         let shown = &shown[..shown.find("```\n").unwrap()];
-        assert_eq!(shown, file, "docs/deployment.md's copy of deploy/{name}");
+        assert_eq!(shown, file, "docs/deployment.md's copy of {name}");
     }
 }
 
@@ -1061,4 +1066,23 @@ async fn http_requests_are_traced_by_their_route_pattern_not_their_path() {
     assert!(line.contains("route=/api/v1/work-items/{item}"), "{line}");
     assert!(line.contains("status=401"), "{line}");
     assert!(!line.contains("SECRET-42"), "{line}");
+}
+
+#[test]
+fn the_docker_build_context_leaves_out_build_output_data_and_keys() {
+    let ignore = std::fs::read_to_string(Path::new(DEPLOY).join("../.dockerignore")).unwrap();
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    for needed in [
+        "target",
+        "data",
+        "**/dev-signing-key",
+        "**/*.pem",
+        "**/*.sqlite3*",
+        "frontend/node_modules",
+    ] {
+        assert!(patterns.contains(&needed), ".dockerignore lacks {needed}");
+    }
 }
