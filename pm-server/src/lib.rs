@@ -105,7 +105,7 @@ pub async fn serve(
         ),
         tenants: Arc::clone(&tenants),
         connections: connections.clone(),
-        http_metrics: Arc::default(),
+        exporter: Arc::new(metrics::Exporter::new(&metrics)),
         metrics_token: config.metrics_token.clone(),
         api: Arc::new(rest::Api::new(&config)?),
         mcp: Arc::new(mcp::Mcp::new(&config)),

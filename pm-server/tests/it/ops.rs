@@ -878,25 +878,33 @@ fn the_demo_sign_in_is_printed_only_when_the_demo_tenant_exists() {
 #[tokio::test]
 async fn the_deployment_docs_list_exactly_the_metric_families_the_server_exports() {
     let app = TestApp::spawn().await;
+    // Labelled families appear once they have a sample: one command, one earlier request.
+    app.editor("alice").await.create_project("WEB").await;
+    http_get(&app.addr.to_string(), "/health", None).await;
     let (_, body) = http_get(&app.addr.to_string(), "/metrics", None).await;
-    let exported: std::collections::BTreeSet<&str> = body
+    // OpenMetrics names a counter's family without its `_total`, which its samples carry.
+    let exported: std::collections::BTreeSet<String> = body
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, kind)| match kind {
+            "counter" => format!("{name}_total"),
+            _ => name.to_owned(),
+        })
         .collect();
     let docs = std::fs::read_to_string(DOCS).unwrap();
     let list = docs
         .lines()
-        .skip_while(|l| !l.contains("`/metrics` (Prometheus text format)"))
+        .skip_while(|l| !l.contains("`/metrics` (OpenMetrics text format"))
         .take_while(|l| !l.trim().is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    let documented: std::collections::BTreeSet<&str> = list
+    let documented: std::collections::BTreeSet<String> = list
         .split('`')
         .skip(1)
         .step_by(2)
         .filter(|w| w.starts_with("pm_"))
-        .map(|w| w.split('{').next().unwrap())
+        .map(|w| w.split('{').next().unwrap().to_owned())
         .collect();
     assert_eq!(documented, exported);
 }
