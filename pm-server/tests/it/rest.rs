@@ -1381,8 +1381,37 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
                 answer.status
             );
             assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.body);
+            assert_matches_schema(&doc, path, "200", &url, &answer.body);
+        }
+        if path != "/api/v1/openapi.json" {
+            let anonymous = Http::new(&app, None).get(&url).await;
+            assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+            assert_matches_schema(&doc, path, "401", &url, &anonymous.body);
         }
     }
+}
+
+/// Checks a response body against the schema the OpenAPI document gives for `path`'s `status`
+/// response (JSON Schema 2020-12, as OpenAPI 3.1 uses), with the document's components for `$ref`s.
+fn assert_matches_schema(doc: &Value, path: &str, status: &str, url: &str, body: &Value) {
+    let content = &doc["paths"][path]["get"]["responses"][status]["content"];
+    let schema = &content["application/json"]["schema"];
+    if schema.is_null() {
+        // Documented without a schema (the OpenAPI document itself).
+        assert!(
+            content.is_null() || content["application/json"].is_object(),
+            "{path} {status}"
+        );
+        return;
+    }
+    let mut root = schema.clone();
+    root["components"] = doc["components"].clone();
+    let validator = jsonschema::draft202012::new(&root).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{e} (at {})", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{url} {status}: {errors:#?}");
 }
 
 fn collect_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
