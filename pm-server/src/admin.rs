@@ -12,10 +12,46 @@ fn manager(config: &Config) -> TenantManager {
     TenantManager::new(StorageConfig::new(&config.data_dir))
 }
 
+/// Whether a data directory holding no tenant database is fine (a fresh installation) or a
+/// mistake (a typo in a cron job's `--data-dir`, which would otherwise back up nothing, forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenEmpty {
+    Refuse,
+    Allow,
+}
+
+/// The tenants under the data directory. A data directory that does not exist is always an
+/// error; one without tenant databases is one unless `when_empty` allows it.
+fn tenants_on_disk(
+    config: &Config,
+    tenants: &TenantManager,
+    when_empty: WhenEmpty,
+) -> anyhow::Result<Vec<TenantId>> {
+    let dir = &config.data_dir;
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => bail!("data_dir: {} is not a directory", shown.display()),
+        Err(e) => bail!("data_dir: cannot use {}: {e}", shown.display()),
+    }
+    let ids = tenants
+        .tenants_on_disk()
+        .with_context(|| format!("data_dir: cannot list the tenants in {}", shown.display()))?;
+    if ids.is_empty() && when_empty == WhenEmpty::Refuse {
+        bail!(
+            "data_dir: {} holds no tenant database (expected tenants/<tenant>/pm.sqlite3); \
+             check --data-dir, PM_DATA_DIR or the config file, or pass --allow-empty if an \
+             empty data directory is expected",
+            shown.display()
+        );
+    }
+    Ok(ids)
+}
+
 /// Opens, and thereby migrates, every tenant database under the data directory. Returns how many.
-pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
+pub async fn migrate(config: &Config, when_empty: WhenEmpty) -> anyhow::Result<usize> {
     let tenants = manager(config);
-    let ids = tenants.tenants_on_disk()?;
+    let ids = tenants_on_disk(config, &tenants, when_empty)?;
     for id in &ids {
         tenants
             .open(id)
@@ -30,9 +66,13 @@ pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
 /// Copies every tenant database to `<target>/tenants/<tenant>/pm.sqlite3` with `VACUUM INTO`: a
 /// consistent copy taken in a read transaction, so a running server keeps serving meanwhile.
 /// Returns how many tenants were copied.
-pub async fn backup(config: &Config, target: &Path) -> anyhow::Result<usize> {
+pub async fn backup(
+    config: &Config,
+    target: &Path,
+    when_empty: WhenEmpty,
+) -> anyhow::Result<usize> {
     let tenants = manager(config);
-    let ids = tenants.tenants_on_disk()?;
+    let ids = tenants_on_disk(config, &tenants, when_empty)?;
     for id in &ids {
         let dir = target.join("tenants").join(id.as_str());
         let file = dir.join("pm.sqlite3");

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use serde::Deserialize;
 
 /// Settings shared by every subcommand that touches the server's data or keys.
@@ -40,9 +41,9 @@ pub struct ConfigArgs {
 /// Settings only the server reads.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
+    /// Address to listen on, IP:PORT or HOST:PORT (e.g. localhost:9000) [default: 127.0.0.1:8080].
     #[arg(long, env = "PM_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
     /// Largest inbound WebSocket frame in bytes [default: 1048576].
     #[arg(long, env = "PM_MAX_FRAME_BYTES")]
     pub max_frame_bytes: Option<usize>,
@@ -100,7 +101,7 @@ pub struct ServeArgs {
     pub log_level: Option<String>,
     /// Serve /metrics on this address only (e.g. a private interface) instead of the main one.
     #[arg(long, env = "PM_METRICS_LISTEN", value_name = "ADDR")]
-    pub metrics_listen: Option<SocketAddr>,
+    pub metrics_listen: Option<String>,
     /// Require `Authorization: Bearer <token>` on /metrics. Prefer the environment variable.
     #[arg(
         long,
@@ -146,7 +147,7 @@ pub struct ServeArgs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
-    listen: Option<SocketAddr>,
+    listen: Option<String>,
     data_dir: Option<PathBuf>,
     jwt_algorithm: Option<String>,
     jwt_secret_file: Option<PathBuf>,
@@ -168,7 +169,7 @@ struct FileConfig {
     change_log_max_age_secs: Option<u64>,
     idempotency_max_age_secs: Option<u64>,
     maintenance_interval_secs: Option<u64>,
-    metrics_listen: Option<SocketAddr>,
+    metrics_listen: Option<String>,
     metrics_token: Option<String>,
     log_format: Option<String>,
     log_level: Option<String>,
@@ -193,7 +194,7 @@ pub enum JwtAlgorithm {
 pub struct AuthConfig {
     pub algorithm: JwtAlgorithm,
     /// The HS256 secret, from PM_JWT_SECRET (never from a flag, so it stays out of `ps`).
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<SecretSlice<u8>>,
     pub secret_file: Option<PathBuf>,
     pub public_key_file: Option<PathBuf>,
     pub private_key_file: Option<PathBuf>,
@@ -212,7 +213,7 @@ pub struct Config {
     pub retention: pm_ws::Retention,
     pub maintenance_interval: Duration,
     pub metrics_listen: Option<SocketAddr>,
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<SecretString>,
     pub log_format: LogFormat,
     pub log_level: String,
     /// Seed the demo tenant on start.
@@ -231,6 +232,17 @@ pub struct Config {
     pub mcp_request_burst: u32,
     /// The web client's files on disk; None: the copy built into the binary.
     pub web_dir: Option<PathBuf>,
+}
+
+/// One setting's effective value as `pm-server config` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Shown {
+    /// The value, typed as the TOML file takes it.
+    Value(toml::Value),
+    /// An optional setting without a value.
+    Unset,
+    /// A secret that is set; its value is never shown.
+    Redacted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,7 +304,7 @@ impl Config {
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("data")),
         );
-        if let Some(listen) = serve.listen.or(file.listen) {
+        if let Some(listen) = address("listen", serve.listen.as_deref(), file.listen.as_deref())? {
             c.listen = listen;
         }
         c.auth.algorithm = match common
@@ -305,7 +317,7 @@ impl Config {
             Some("RS256") => JwtAlgorithm::Rs256,
             Some(other) => bail!("jwt_algorithm: expected HS256 or RS256, got {other:?}"),
         };
-        c.auth.secret = secret_env.map(String::into_bytes);
+        c.auth.secret = secret_env.map(|s| SecretSlice::from(s.into_bytes()));
         c.auth.secret_file = common.jwt_secret_file.clone().or(file.jwt_secret_file);
         c.auth.public_key_file = common
             .jwt_public_key_file
@@ -364,8 +376,16 @@ impl Config {
         {
             c.maintenance_interval = Duration::from_secs(secs);
         }
-        c.metrics_listen = serve.metrics_listen.or(file.metrics_listen);
-        c.metrics_token = serve.metrics_token.clone().or(file.metrics_token);
+        c.metrics_listen = address(
+            "metrics_listen",
+            serve.metrics_listen.as_deref(),
+            file.metrics_listen.as_deref(),
+        )?;
+        c.metrics_token = serve
+            .metrics_token
+            .clone()
+            .or(file.metrics_token)
+            .map(SecretString::from);
         c.log_format = match serve.log_format.clone().or(file.log_format).as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -398,95 +418,120 @@ impl Config {
     }
 
     /// Every setting by its name (as in the TOML file and `docs/deployment.md`) with its effective
-    /// value; secrets show only whether they are set. `pm-server config` prints this.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
+    /// value, typed as the file takes it; secrets show only whether they are set.
+    pub fn describe(&self) -> Vec<(&'static str, Shown)> {
+        use toml::Value;
         let path = |p: &Option<PathBuf>| {
-            p.as_ref()
-                .map_or_else(String::new, |p| p.display().to_string())
+            p.as_ref().map_or(Shown::Unset, |p| {
+                Shown::Value(p.display().to_string().into())
+            })
         };
-        let secret = |set: bool| {
-            if set {
-                "(set)".to_owned()
-            } else {
-                String::new()
-            }
-        };
+        let secret = |set: bool| if set { Shown::Redacted } else { Shown::Unset };
+        let int = |n: u128| Shown::Value(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+        let text = |t: &str| Shown::Value(t.into());
+        let flag = |b: bool| Shown::Value(b.into());
         let l = &self.limits;
         vec![
-            ("listen", self.listen.to_string()),
-            ("data_dir", self.data_dir.display().to_string()),
+            ("listen", text(&self.listen.to_string())),
+            ("data_dir", text(&self.data_dir.display().to_string())),
             (
                 "jwt_algorithm",
-                match self.auth.algorithm {
-                    JwtAlgorithm::Hs256 => "HS256".to_owned(),
-                    JwtAlgorithm::Rs256 => "RS256".to_owned(),
-                },
+                text(match self.auth.algorithm {
+                    JwtAlgorithm::Hs256 => "HS256",
+                    JwtAlgorithm::Rs256 => "RS256",
+                }),
             ),
             ("jwt_secret", secret(self.auth.secret.is_some())),
             ("jwt_secret_file", path(&self.auth.secret_file)),
             ("jwt_public_key_file", path(&self.auth.public_key_file)),
             ("jwt_private_key_file", path(&self.auth.private_key_file)),
-            ("jwt_leeway_secs", self.auth.leeway_secs.to_string()),
-            ("max_frame_bytes", l.max_frame_bytes.to_string()),
-            ("commands_per_second", l.commands_per_second.to_string()),
-            ("command_burst", l.command_burst.to_string()),
-            ("heartbeat_ms", l.heartbeat_interval.as_millis().to_string()),
-            ("idle_timeout_ms", l.idle_timeout.as_millis().to_string()),
-            ("outbound_queue", l.outbound_queue.to_string()),
-            ("write_timeout_ms", l.write_timeout.as_millis().to_string()),
-            ("max_connections", l.max_connections.to_string()),
+            ("jwt_leeway_secs", int(self.auth.leeway_secs.into())),
+            ("max_frame_bytes", int(l.max_frame_bytes as u128)),
+            ("commands_per_second", int(l.commands_per_second.into())),
+            ("command_burst", int(l.command_burst.into())),
+            ("heartbeat_ms", int(l.heartbeat_interval.as_millis())),
+            ("idle_timeout_ms", int(l.idle_timeout.as_millis())),
+            ("outbound_queue", int(l.outbound_queue as u128)),
+            ("write_timeout_ms", int(l.write_timeout.as_millis())),
+            ("max_connections", int(l.max_connections as u128)),
             (
                 "max_connections_per_tenant",
-                l.max_connections_per_tenant.to_string(),
+                int(l.max_connections_per_tenant as u128),
             ),
-            ("max_open_tenants", self.max_open_tenants.to_string()),
-            ("tenant_idle_secs", self.tenant_idle.as_secs().to_string()),
+            ("max_open_tenants", int(self.max_open_tenants as u128)),
+            ("tenant_idle_secs", int(self.tenant_idle.as_secs().into())),
             (
                 "change_log_max_rows",
-                self.retention.change_log_max_rows.to_string(),
+                Shown::Value(self.retention.change_log_max_rows.into()),
             ),
             (
                 "change_log_max_age_secs",
-                self.retention.change_log_max_age.as_secs().to_string(),
+                int(self.retention.change_log_max_age.as_secs().into()),
             ),
             (
                 "idempotency_max_age_secs",
-                self.retention.idempotency_max_age.as_secs().to_string(),
+                int(self.retention.idempotency_max_age.as_secs().into()),
             ),
             (
                 "maintenance_interval_secs",
-                self.maintenance_interval.as_secs().to_string(),
+                int(self.maintenance_interval.as_secs().into()),
             ),
-            ("demo", self.demo.to_string()),
+            ("demo", flag(self.demo)),
             (
                 "log_format",
-                match self.log_format {
-                    LogFormat::Text => "text".to_owned(),
-                    LogFormat::Json => "json".to_owned(),
-                },
+                text(match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }),
             ),
-            ("log_level", self.log_level.clone()),
+            ("log_level", text(&self.log_level)),
             (
                 "metrics_listen",
                 self.metrics_listen
-                    .map_or_else(String::new, |a| a.to_string()),
+                    .map_or(Shown::Unset, |a| text(&a.to_string())),
             ),
             ("metrics_token", secret(self.metrics_token.is_some())),
-            ("cors_allowed_origins", self.cors_allowed_origins.join(",")),
+            (
+                "cors_allowed_origins",
+                Shown::Value(Value::Array(
+                    self.cors_allowed_origins
+                        .iter()
+                        .map(|o| o.as_str().into())
+                        .collect(),
+                )),
+            ),
             (
                 "api_requests_per_second",
-                self.api_requests_per_second.to_string(),
+                int(self.api_requests_per_second.into()),
             ),
-            ("api_request_burst", self.api_request_burst.to_string()),
-            ("mcp_enabled", self.mcp_enabled.to_string()),
-            ("mcp_write_tools", self.mcp_write_tools.to_string()),
+            ("api_request_burst", int(self.api_request_burst.into())),
+            ("mcp_enabled", flag(self.mcp_enabled)),
+            ("mcp_write_tools", flag(self.mcp_write_tools)),
             (
                 "mcp_requests_per_second",
-                self.mcp_requests_per_second.to_string(),
+                int(self.mcp_requests_per_second.into()),
             ),
-            ("mcp_request_burst", self.mcp_request_burst.to_string()),
+            ("mcp_request_burst", int(self.mcp_request_burst.into())),
             ("web_dir", path(&self.web_dir)),
         ]
+    }
+
+    /// The effective configuration as a TOML file that `--config` reads back to the same
+    /// configuration: settings without a value, and secrets, are comments. `pm-server config`
+    /// prints this.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::from(
+            "# pm-server's effective configuration (defaults < file < PM_* variables < flags).\n",
+        );
+        for (name, shown) in self.describe() {
+            let line = match shown {
+                Shown::Value(value) => format!("{name} = {value}\n"),
+                Shown::Unset => format!("# {name} is not set\n"),
+                Shown::Redacted => format!("# {name} is set (redacted)\n"),
+            };
+            out.push_str(&line);
+        }
+        out
     }
 
     /// Refuses settings that cannot work, naming the setting.
@@ -522,7 +567,11 @@ impl Config {
         if l.idle_timeout <= l.heartbeat_interval {
             bail!("idle_timeout_ms must be longer than heartbeat_ms");
         }
-        if self.metrics_token.as_deref() == Some("") {
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().is_empty())
+        {
             bail!("metrics_token must not be empty");
         }
         if self.retention.change_log_max_rows < 1 {
@@ -551,6 +600,33 @@ impl Config {
             bail!("jwt_public_key_file is required when jwt_algorithm is RS256");
         }
         Ok(())
+    }
+}
+
+/// The address setting `name` from a flag or its variable (`arg`, which wins) or the file:
+/// `IP:PORT`, or `HOST:PORT` resolved now (e.g. `localhost:9000`). An error names where the value
+/// came from: `PM_LISTEN`, `--listen` or the file's `listen`.
+fn address(
+    name: &str,
+    arg: Option<&str>,
+    file: Option<&str>,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let variable = format!("PM_{}", name.to_uppercase());
+    let (text, source) = match (arg, file) {
+        (Some(text), _) if std::env::var(&variable).is_ok_and(|v| v == text) => (text, variable),
+        (Some(text), _) => (text, format!("--{}", name.replace('_', "-"))),
+        (None, Some(text)) => (text, name.to_owned()),
+        (None, None) => return Ok(None),
+    };
+    if let Ok(addr) = text.parse() {
+        return Ok(Some(addr));
+    }
+    let hint = "an address like 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+    let mut resolved = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .with_context(|| format!("{source}: {text:?} is not {hint}"))?;
+    match resolved.next() {
+        Some(addr) => Ok(Some(addr)),
+        None => bail!("{source}: {text:?} resolves to no address"),
     }
 }
 

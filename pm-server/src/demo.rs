@@ -121,13 +121,22 @@ pub async fn seed(service: &Service) -> anyhow::Result<bool> {
         service,
         actor: admin,
     };
-    if s.call(pb::GetProject {
-        project: PROJECT_KEY.into(),
-    })
-    .await
-    .is_ok()
+    // Opened here first so that a data directory the server cannot use is reported with its
+    // path and the operating system's reason, which a command's reply does not carry.
+    service
+        .tenants()
+        .open(&s.actor.tenant)
+        .await
+        .with_context(|| format!("cannot open the demo tenant {TENANT:?}"))?;
+    match s
+        .call(pb::GetProject {
+            project: PROJECT_KEY.into(),
+        })
+        .await
     {
-        return Ok(false);
+        Ok(_) => return Ok(false),
+        Err(e) if e.code() == pb::ErrorCode::NotFound => {}
+        Err(e) => bail!("cannot read the demo tenant: {} ({})", e.message, e.field),
     }
     let project = s
         .ok(pb::CreateProject {

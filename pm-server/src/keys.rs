@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use pm_auth::KeyConfig;
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, JwtAlgorithm};
 
@@ -21,11 +22,28 @@ pub fn uses_dev_key(config: &Config) -> bool {
 /// into the data directory on first use (and reused afterwards), with a warning: never a
 /// hard-coded secret.
 pub fn load(config: &Config) -> anyhow::Result<KeyConfig> {
+    load_keys(config, DevKey::CreateIfMissing)
+}
+
+/// The configured keys, for signing beside a server (`pm-server token`): a missing development
+/// key is an error naming where it was looked for, never a new key, because a token signed with a
+/// key the server does not have is refused by it.
+pub fn load_existing(config: &Config) -> anyhow::Result<KeyConfig> {
+    load_keys(config, DevKey::MustExist)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DevKey {
+    CreateIfMissing,
+    MustExist,
+}
+
+fn load_keys(config: &Config, dev: DevKey) -> anyhow::Result<KeyConfig> {
     let auth = &config.auth;
     match auth.algorithm {
         JwtAlgorithm::Hs256 => {
             let secret = if let Some(secret) = &auth.secret {
-                secret.clone()
+                secret.expose_secret().to_vec()
             } else if let Some(file) = &auth.secret_file {
                 let mut bytes = std::fs::read(file)
                     .with_context(|| format!("jwt_secret_file: cannot read {}", file.display()))?;
@@ -34,7 +52,7 @@ pub fn load(config: &Config) -> anyhow::Result<KeyConfig> {
                 }
                 bytes
             } else {
-                dev_key(&config.data_dir)?
+                dev_key(&config.data_dir, dev)?
             };
             Ok(KeyConfig::Hs256 { secret })
         }
@@ -63,10 +81,22 @@ pub fn load(config: &Config) -> anyhow::Result<KeyConfig> {
     }
 }
 
-fn dev_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+fn dev_key(data_dir: &Path, dev: DevKey) -> anyhow::Result<Vec<u8>> {
     let path = data_dir.join(DEV_KEY_FILE);
-    if let Ok(bytes) = std::fs::read(&path) {
-        return Ok(bytes);
+    match std::fs::read(&path) {
+        Ok(bytes) => return Ok(bytes),
+        Err(e) if dev == DevKey::MustExist => {
+            let dir = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.to_owned());
+            bail!(
+                "no signing key: cannot read the development key {} ({e}); the data directory \
+                 looked in is {}. Point this command at the server's data directory with \
+                 --data-dir, PM_DATA_DIR or --config, or at its configured key with \
+                 --jwt-secret-file or PM_JWT_SECRET",
+                path.display(),
+                dir.display()
+            );
+        }
+        Err(_) => {}
     }
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("data_dir: cannot create {}", data_dir.display()))?;

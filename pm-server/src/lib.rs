@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod config;
 pub mod demo;
+mod guide;
 pub mod keys;
 pub mod maintenance;
 mod mcp;
@@ -26,12 +27,40 @@ use tokio_util::task::TaskTracker;
 pub use config::Config;
 pub use state::AppState;
 
+/// The OpenAPI 3.1 document of `/api/v1`, exactly as the server serves it at
+/// `/api/v1/openapi.json`: for client generators and validators that run without a server.
+pub fn openapi_document() -> anyhow::Result<String> {
+    serde_json::to_string_pretty(&router::openapi_json())
+        .context("the OpenAPI document cannot be written as JSON")
+}
+
+/// What is known once the server is ready to serve.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// The address the server accepts connections on.
+    pub addr: std::net::SocketAddr,
+    /// Whether the demo tenant exists (seeded now or before), so a demo sign-in would work.
+    pub demo_tenant_exists: bool,
+}
+
 /// Serves on `listener` until `shutdown` is cancelled, then stops accepting, tells every
 /// connection it is going away, lets in-flight commands finish, closes the databases and returns.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve(config, listener, shutdown, |_| {}).await
+}
+
+/// [`run`], calling `on_ready` once storage has been checked, the demo seeded (when asked for) and
+/// every listener bound: what it prints (the sign-in banner) is then true. A failure before that
+/// returns an error and never calls it.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(Ready),
 ) -> anyhow::Result<()> {
     let keys = keys::load(&config)?;
     let verifier = pm_auth::Verifier::new(&keys)
@@ -49,11 +78,19 @@ pub async fn run(
         Arc::clone(&metrics),
         config.retention,
     ));
+    tenants
+        .probe()
+        .await
+        .context("data_dir: the storage is not usable")?;
     if config.demo {
         demo::seed(&service)
             .await
             .context("seeding the demo tenant")?;
     }
+    let demo_tenant_exists = tenants
+        .tenants_on_disk()?
+        .iter()
+        .any(|t| t.as_str() == demo::TENANT);
     let connections = TaskTracker::new();
     let state = AppState {
         verifier: Arc::new(verifier),
@@ -68,8 +105,8 @@ pub async fn run(
         ),
         tenants: Arc::clone(&tenants),
         connections: connections.clone(),
-        http_metrics: Arc::default(),
-        metrics_token: config.metrics_token.as_deref().map(Arc::from),
+        exporter: Arc::new(metrics::Exporter::new(&metrics)),
+        metrics_token: config.metrics_token.clone(),
         api: Arc::new(rest::Api::new(&config)?),
         mcp: Arc::new(mcp::Mcp::new(&config)),
     };
@@ -102,6 +139,10 @@ pub async fn run(
         Some(dir) => web::WebAssets::Dir(dir.clone()),
         None => web::WebAssets::built_in(),
     };
+    on_ready(Ready {
+        addr: listener.local_addr()?,
+        demo_tenant_exists,
+    });
     axum::serve(listener, router::router(state, with_metrics, web_assets))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await

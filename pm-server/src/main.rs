@@ -8,7 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 /// pm: a real-time, multi-tenant agile project-management server.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(
+    version,
+    after_help = "Settings: `pm-server serve --help` lists every one as a flag with its PM_* \
+                  environment variable; the same names, with underscores, are the keys of the \
+                  --config TOML file (docs/deployment.md). `pm-server config` prints the \
+                  effective settings."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,6 +41,9 @@ enum Command {
     Migrate {
         #[command(flatten)]
         common: ConfigArgs,
+        /// Succeed when the data directory holds no tenant database yet (it must still exist).
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Copy every tenant database, consistently, into DIR (safe while the server runs).
     Backup {
@@ -43,6 +52,9 @@ enum Command {
         /// Target directory; must not contain a backup already.
         #[arg(long, value_name = "DIR")]
         to: std::path::PathBuf,
+        /// Succeed when the data directory holds no tenant database (it must still exist).
+        #[arg(long)]
+        allow_empty: bool,
     },
     /// Restore one tenant's database from a backup, with the server stopped. Starts a new history
     /// epoch, so clients that knew the replaced history take fresh snapshots instead of resuming.
@@ -56,6 +68,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: std::path::PathBuf,
     },
+    /// Print the OpenAPI 3.1 document of the REST API (as served at /api/v1/openapi.json).
+    Openapi,
     /// Print a token signed with the server's key, for a person or a script to sign in with.
     Token {
         #[command(flatten)]
@@ -86,24 +100,32 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Config { common, serve } => {
             let config = Config::resolve(&common, &serve, secret)?;
-            for (name, value) in config.describe() {
-                println!("{name} = {value:?}");
-            }
+            print!("{}", config.to_toml());
             Ok(())
         }
-        Command::Migrate { common } => {
+        Command::Migrate {
+            common,
+            allow_empty,
+        } => {
             let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
             init_logging(config.log_format, &config.log_level)?;
-            let migrated =
-                tokio::runtime::Runtime::new()?.block_on(pm_server::admin::migrate(&config))?;
+            let migrated = tokio::runtime::Runtime::new()?
+                .block_on(pm_server::admin::migrate(&config, when_empty(allow_empty)))?;
             println!("migrated {migrated} tenant database(s)");
             Ok(())
         }
-        Command::Backup { common, to } => {
+        Command::Backup {
+            common,
+            to,
+            allow_empty,
+        } => {
             let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
             init_logging(config.log_format, &config.log_level)?;
-            let copied =
-                tokio::runtime::Runtime::new()?.block_on(pm_server::admin::backup(&config, &to))?;
+            let copied = tokio::runtime::Runtime::new()?.block_on(pm_server::admin::backup(
+                &config,
+                &to,
+                when_empty(allow_empty),
+            ))?;
             println!("backed up {copied} tenant database(s) to {}", to.display());
             Ok(())
         }
@@ -124,6 +146,10 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Openapi => {
+            println!("{}", pm_server::openapi_document()?);
+            Ok(())
+        }
         Command::Token {
             common,
             tenant,
@@ -132,7 +158,7 @@ fn main() -> anyhow::Result<()> {
             ttl,
         } => {
             let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
-            let keys = pm_server::keys::load(&config)?;
+            let keys = pm_server::keys::load_existing(&config)?;
             let signer = pm_auth::Signer::new(&keys).context("the configured keys cannot sign")?;
             let tenant = TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
             let user = UserId::parse(&user).map_err(|e| anyhow::anyhow!("--user: {e}"))?;
@@ -141,6 +167,14 @@ fn main() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+    }
+}
+
+fn when_empty(allow_empty: bool) -> pm_server::admin::WhenEmpty {
+    if allow_empty {
+        pm_server::admin::WhenEmpty::Allow
+    } else {
+        pm_server::admin::WhenEmpty::Refuse
     }
 }
 
@@ -184,45 +218,61 @@ async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listen: cannot bind {}", config.listen))?;
-    if config.demo || pm_server::keys::uses_dev_key(&config) {
-        print_sign_in(&config, listener.local_addr()?)?;
-    }
+    let signer = pm_auth::Signer::new(&pm_server::keys::load(&config)?).ok();
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    pm_server::run(config, listener, shutdown).await
+    pm_server::serve(config, listener, shutdown, |ready| {
+        // A closed stdout must not stop the server, as `println!` would by panicking.
+        let _ = print_banner(&mut std::io::stdout().lock(), &ready, signer.as_ref());
+    })
+    .await
 }
 
-/// Prints a sign-in link (the web client reads the token from the fragment) and the token on its
-/// own, for the demo admin, so a newcomer can sign in at once.
-fn print_sign_in(config: &Config, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let keys = pm_server::keys::load(config)?;
-    let Ok(signer) = pm_auth::Signer::new(&keys) else {
-        // RS256 without a private key: tokens come from the identity provider.
-        return Ok(());
-    };
-    let tenant = TenantId::parse(pm_server::demo::TENANT).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let user = UserId::parse(pm_server::demo::USER).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let token = signer.issue(
-        &tenant,
-        &user,
-        TenantRole::Admin,
-        Duration::from_secs(8 * 3600),
+/// Says where the server listens, once it is ready, and, when the demo tenant exists and the
+/// server can sign tokens, a sign-in link (the web client reads the token from the fragment) and
+/// the token on its own for the demo admin, so a newcomer can sign in at once.
+fn print_banner(
+    out: &mut dyn std::io::Write,
+    ready: &pm_server::Ready,
+    signer: Option<&pm_auth::Signer>,
+) -> anyhow::Result<()> {
+    let addr = ready.addr;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "  pm is listening on http://{addr}  (WebSocket: ws://{addr}/ws)"
     )?;
-    let print = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "  pm is listening on http://{addr}  (WebSocket: ws://{addr}/ws)"
-        )?;
-        writeln!(out, "  Sign in as the demo admin (valid 8 hours):")?;
-        writeln!(out, "    http://{addr}/#token={token}")?;
-        writeln!(out, "  Token alone, for the API and scripts:")?;
-        writeln!(out, "    {token}")?;
-        writeln!(out)?;
-        out.flush()
-    };
-    // A closed stdout must not stop the server, as `println!` would by panicking.
-    let _ = print(&mut std::io::stdout().lock());
+    // RS256 without a private key cannot sign: tokens come from the identity provider.
+    match signer {
+        Some(signer) if ready.demo_tenant_exists => {
+            let tenant =
+                TenantId::parse(pm_server::demo::TENANT).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = UserId::parse(pm_server::demo::USER).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let token = signer.issue(
+                &tenant,
+                &user,
+                TenantRole::Admin,
+                Duration::from_secs(8 * 3600),
+            )?;
+            writeln!(out, "  Sign in as the demo admin (valid 8 hours):")?;
+            writeln!(out, "    http://{addr}/#token={token}")?;
+            writeln!(out, "  Token alone, for the API and scripts:")?;
+            writeln!(out, "    {token}")?;
+        }
+        Some(_) => {
+            writeln!(
+                out,
+                "  No demo tenant: start with --demo for sample data, or sign a token with"
+            )?;
+            writeln!(
+                out,
+                "    pm-server token --tenant T --user U --role admin  (with this --data-dir)"
+            )?;
+        }
+        None => {}
+    }
+    writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 

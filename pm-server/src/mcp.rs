@@ -18,11 +18,8 @@ mod render;
 mod tools;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
-use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -84,6 +81,22 @@ pub(crate) fn service(state: &AppState) -> StreamableHttpService<PmTools, NeverS
     )
 }
 
+/// The write tools' names and descriptions, sorted by name (for the agents' guide).
+pub(crate) fn write_tool_summaries() -> Vec<(String, String)> {
+    let mut tools: Vec<(String, String)> = PmTools::write_tools()
+        .list_all()
+        .into_iter()
+        .map(|t| {
+            (
+                t.name.into_owned(),
+                t.description.map(|d| d.into_owned()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    tools.sort();
+    tools
+}
+
 /// Verifies the bearer token (as `/ws` and `/api/v1` do), takes one token from the caller's MCP
 /// rate-limit bucket and hands the identity to the tools.
 pub(crate) async fn authenticate(
@@ -105,20 +118,16 @@ pub(crate) async fn authenticate(
         }
         None => return unauthenticated("a bearer token is required"),
     };
-    if let Err(retry_after) = state.mcp.limiter.try_take(&identity, Instant::now()) {
+    if let Err(retry_after) = state.mcp.limiter.try_take(&identity) {
         return ApiError::RateLimited { retry_after }.into_response();
     }
     request.extensions_mut().insert(identity);
     next.run(request).await
 }
 
+/// A 401, with `WWW-Authenticate` as every 401 of `/api/v1` has.
 fn unauthenticated(message: &'static str) -> Response {
-    let mut response = ApiError::Unauthenticated(message).into_response();
-    response.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer realm="pm""#),
-    );
-    response
+    ApiError::Unauthenticated(message).into_response()
 }
 
 /// The MCP server handler: one per request (the transport is stateless).

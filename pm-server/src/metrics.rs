@@ -1,38 +1,78 @@
-//! `/metrics` in the Prometheus text format, and the HTTP request counter behind it.
+//! `/metrics`: one `prometheus-client` registry holding the real-time core's metrics
+//! (`pm_ws::Metrics`), the HTTP request counter and the gauges read at scrape time, encoded in the
+//! OpenMetrics text format, which Prometheus reads.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use pm_ws::Metrics;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 use crate::state::AppState;
 
-/// HTTP requests by (route pattern, status).
-#[derive(Debug, Default)]
-pub struct HttpMetrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
+/// The labels of `pm_http_requests_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HttpLabels {
+    route: String,
+    status: u16,
 }
 
-impl HttpMetrics {
-    fn record(&self, route: String, status: u16) {
-        *self
-            .requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry((route, status))
-            .or_default() += 1;
-    }
+/// The registry `/metrics` encodes, and the metrics the server itself keeps in it.
+#[derive(Debug)]
+pub struct Exporter {
+    registry: Registry,
+    /// HTTP requests by route pattern and status.
+    requests: Family<HttpLabels, Counter>,
+    connections_open: Gauge,
+    connection_tenants: Gauge,
+    open_tenant_databases: Gauge,
+}
 
-    fn snapshot(&self) -> BTreeMap<(String, u16), u64> {
-        self.requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+impl Exporter {
+    /// A registry with the core's metrics (`core`) and the server's own.
+    pub fn new(core: &pm_ws::Metrics) -> Self {
+        let mut registry = Registry::default();
+        core.register(&mut registry);
+        let exporter = Self {
+            requests: Family::default(),
+            connections_open: Gauge::default(),
+            connection_tenants: Gauge::default(),
+            open_tenant_databases: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "pm_http_requests",
+            "HTTP requests, by route and status",
+            exporter.requests.clone(),
+        );
+        registry.register(
+            "pm_connections_open",
+            "Open WebSocket connections",
+            exporter.connections_open.clone(),
+        );
+        registry.register(
+            "pm_connection_tenants",
+            "Tenants with at least one open connection",
+            exporter.connection_tenants.clone(),
+        );
+        registry.register(
+            "pm_open_tenant_databases",
+            "Tenant databases open now",
+            exporter.open_tenant_databases.clone(),
+        );
+        Self {
+            registry,
+            ..exporter
+        }
     }
 }
 
@@ -48,7 +88,14 @@ pub async fn count_requests(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    state.http_metrics.record(route, response.status().as_u16());
+    state
+        .exporter
+        .requests
+        .get_or_create(&HttpLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
     response
 }
 
@@ -58,7 +105,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(pm_auth::bearer_from_header);
-        if given != Some(&**expected) {
+        if !same_token(given, expected.expose_secret()) {
             return (StatusCode::UNAUTHORIZED, "metrics token required\n").into_response();
         }
     }
@@ -66,142 +113,37 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         body,
     )
         .into_response()
 }
 
-fn text(state: &AppState) -> String {
-    let m: &Metrics = state.realtime.service.metrics();
-    let (connections, tenants) = state.admission.open();
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: String| {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
+/// Whether `given` is the metrics token, compared in constant time: digests of both (so not even
+/// the length is compared directly), then `subtle`'s constant-time equality.
+fn same_token(given: Option<&str>, expected: &str) -> bool {
+    let Some(given) = given else {
+        return false;
     };
-    metric(
-        "pm_connections_open",
-        "gauge",
-        "Open WebSocket connections.",
-        connections.to_string(),
-    );
-    metric(
-        "pm_connection_tenants",
-        "gauge",
-        "Tenants with at least one open connection.",
-        tenants.to_string(),
-    );
-    metric(
-        "pm_connections_total",
-        "counter",
-        "WebSocket connections accepted.",
-        Metrics::get(&m.connections_total).to_string(),
-    );
-    metric(
-        "pm_connections_refused_total",
-        "counter",
-        "WebSocket connections refused for capacity.",
-        Metrics::get(&m.connections_refused).to_string(),
-    );
-    metric(
-        "pm_frames_in_total",
-        "counter",
-        "WebSocket frames received.",
-        Metrics::get(&m.frames_in).to_string(),
-    );
-    metric(
-        "pm_frames_out_total",
-        "counter",
-        "WebSocket frames sent.",
-        Metrics::get(&m.frames_out).to_string(),
-    );
-    metric(
-        "pm_bytes_in_total",
-        "counter",
-        "WebSocket payload bytes received.",
-        Metrics::get(&m.bytes_in).to_string(),
-    );
-    metric(
-        "pm_bytes_out_total",
-        "counter",
-        "WebSocket payload bytes sent.",
-        Metrics::get(&m.bytes_out).to_string(),
-    );
-    metric(
-        "pm_events_delivered_total",
-        "counter",
-        "Events queued for subscribers.",
-        Metrics::get(&m.events_delivered).to_string(),
-    );
-    metric(
-        "pm_queue_overflows_total",
-        "counter",
-        "Outbound queues found full (connection told to resync).",
-        Metrics::get(&m.queue_overflows).to_string(),
-    );
-    metric(
-        "pm_resyncs_total",
-        "counter",
-        "ResyncRequired messages sent.",
-        Metrics::get(&m.resyncs_sent).to_string(),
-    );
-    metric(
-        "pm_rate_limited_total",
-        "counter",
-        "Commands refused by the rate limit.",
-        Metrics::get(&m.rate_limited).to_string(),
-    );
-    metric(
-        "pm_open_tenant_databases",
-        "gauge",
-        "Tenant databases open now.",
-        state.tenants.open_count().to_string(),
-    );
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    bool::from(given[..].ct_eq(&expected[..]))
+}
 
-    let _ = writeln!(
-        out,
-        "# HELP pm_commands_total Commands executed, by command and outcome."
-    );
-    let _ = writeln!(out, "# TYPE pm_commands_total counter");
-    for ((command, outcome), n) in m.commands() {
-        let _ = writeln!(
-            out,
-            "pm_commands_total{{command=\"{command}\",outcome=\"{outcome}\"}} {n}"
-        );
-    }
-    let (buckets, sum, count) = m.latency();
-    let _ = writeln!(
-        out,
-        "# HELP pm_command_duration_seconds Time to execute a command."
-    );
-    let _ = writeln!(out, "# TYPE pm_command_duration_seconds histogram");
-    for (bound, n) in buckets {
-        let _ = writeln!(
-            out,
-            "pm_command_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "pm_command_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-    );
-    let _ = writeln!(out, "pm_command_duration_seconds_sum {sum}");
-    let _ = writeln!(out, "pm_command_duration_seconds_count {count}");
-
-    let _ = writeln!(
-        out,
-        "# HELP pm_http_requests_total HTTP requests, by route and status."
-    );
-    let _ = writeln!(out, "# TYPE pm_http_requests_total counter");
-    for ((route, status), n) in state.http_metrics.snapshot() {
-        let _ = writeln!(
-            out,
-            "pm_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-        );
+fn text(state: &AppState) -> String {
+    let exporter: &Arc<Exporter> = &state.exporter;
+    // What is counted elsewhere is read now.
+    let (connections, tenants) = state.admission.open();
+    let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    exporter.connections_open.set(gauge(connections));
+    exporter.connection_tenants.set(gauge(tenants));
+    exporter
+        .open_tenant_databases
+        .set(gauge(state.tenants.open_count()));
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &exporter.registry) {
+        tracing::error!(error = %e, "the metrics could not be encoded");
     }
     out
 }

@@ -1,8 +1,10 @@
 //! Every route of the server, on one screen.
 
 use axum::Router;
+use axum::extract::{MatchedPath, Request};
 use axum::middleware;
 use axum::routing::get;
+use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,8 +40,27 @@ pub fn router(state: AppState, with_metrics: bool, web_assets: web::WebAssets) -
             state.clone(),
             metrics::count_requests,
         ))
+        .layer(trace_layer())
         .with_state(state)
         .fallback_service(web::router(web_assets))
+}
+
+/// A span per HTTP request named by its route pattern (never the raw path, which holds ids and
+/// keys), with the response's status and latency logged at debug level and server errors at error
+/// level by tower-http.
+fn trace_layer() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    fn(&Request) -> tracing::Span,
+> {
+    TraceLayer::new_for_http().make_span_with(request_span as fn(&Request) -> tracing::Span)
+}
+
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    tracing::info_span!("http", method = %request.method(), route = %route)
 }
 
 /// The read-only REST API. Each route is registered together with its OpenAPI operation (`routes!`
@@ -59,6 +80,12 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi::document))
         .fallback(rest::error::unknown_endpoint);
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", v1)
+}
+
+/// The OpenAPI document of [`api`], as JSON.
+pub(crate) fn openapi_json() -> serde_json::Value {
+    let (_, document) = api().split_for_parts();
+    serde_json::to_value(&document).unwrap_or_default()
 }
 
 /// `/metrics` alone, for a separate (private) listen address.

@@ -5,7 +5,7 @@ use pm_db::TenantManager;
 use pm_ws::{Admission, Realtime};
 use tokio_util::task::TaskTracker;
 
-use crate::metrics::HttpMetrics;
+use crate::metrics::Exporter;
 
 /// Everything the handlers share; cheap to clone.
 #[derive(Clone)]
@@ -16,9 +16,10 @@ pub struct AppState {
     pub tenants: Arc<TenantManager>,
     /// Upgraded WebSocket connections, so shutdown can wait for them.
     pub connections: TaskTracker,
-    pub http_metrics: Arc<HttpMetrics>,
+    /// The `/metrics` registry and the server's own metrics in it.
+    pub exporter: Arc<Exporter>,
     /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
-    pub metrics_token: Option<Arc<str>>,
+    pub metrics_token: Option<secrecy::SecretString>,
     /// The REST API's rate limiter and CORS settings.
     pub api: Arc<crate::rest::Api>,
     /// The MCP endpoint's switches and rate limiter.

@@ -56,12 +56,7 @@ pub async fn upgrade(
     let permit = match state.admission.try_admit(&identity.tenant) {
         Ok(permit) => permit,
         Err(refusal) => {
-            state
-                .realtime
-                .service
-                .metrics()
-                .connections_refused
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            state.realtime.service.metrics().connections_refused.inc();
             let message = match refusal {
                 pm_ws::Refusal::ServerFull => "the server has no room for more connections",
                 pm_ws::Refusal::TenantFull => "this tenant has too many open connections",

@@ -22,7 +22,12 @@ macro_rules! string_enum {
             pub fn parse(s: &str) -> $crate::RuleResult<Self> {
                 match s {
                     $($text => Ok(Self::$variant),)+
-                    _ => Err($crate::RuleViolation::Invalid { field: $field, reason: concat!("expected one of: ", $($text, " "),+) }),
+                    _ => {
+                        // "expected one of: a, b, c": the list with its last ", " cut off.
+                        const LIST: &str = concat!("expected one of: ", $($text, ", "),+);
+                        const REASON: &str = LIST.split_at(LIST.len() - 2).0;
+                        Err($crate::RuleViolation::Invalid { field: $field, reason: REASON })
+                    }
                 }
             }
         }

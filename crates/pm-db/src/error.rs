@@ -38,15 +38,50 @@ pub enum Error {
     /// A stored value could not be read back into its domain type.
     #[error("stored {column} is not valid")]
     Corrupt { column: &'static str },
+    // The variants below say their cause in their own message (and do not also report it as a
+    // `source`, which would print it twice): logs and operators see one line that names the file
+    // and the operating system's or SQLite's reason, wherever the error is displayed.
     /// The database is busy or locked beyond the busy timeout, or the pool is closing.
-    #[error("database unavailable")]
-    Unavailable(#[source] sqlx::Error),
-    #[error("migration failed")]
-    Migration(#[source] sqlx::migrate::MigrateError),
-    #[error("file system error")]
-    Io(#[from] std::io::Error),
-    #[error("database error")]
-    Database(#[source] sqlx::Error),
+    #[error("database unavailable: {0}")]
+    Unavailable(sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(sqlx::migrate::MigrateError),
+    /// A file or directory of the data directory cannot be used.
+    #[error("cannot use {}: {cause}", path.display())]
+    Storage {
+        path: std::path::PathBuf,
+        cause: std::io::Error,
+    },
+    /// A database file cannot be opened or created.
+    #[error("cannot open the database {}: {cause}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        cause: sqlx::Error,
+    },
+    #[error("file system error: {0}")]
+    Io(std::io::Error),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Error::Io(err)
+    }
+}
+
+impl Error {
+    /// An IO failure on `path`.
+    pub fn storage(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |cause| Error::Storage { path, cause }
+    }
+
+    /// A failure to open the database at `path`.
+    pub fn open(path: &std::path::Path) -> impl FnOnce(sqlx::Error) -> Self {
+        let path = path.to_owned();
+        move |cause| Error::Open { path, cause }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -20,7 +20,6 @@ pub mod comment;
 pub mod dependency;
 pub mod history;
 pub mod idempotency;
-pub mod llm_context;
 pub mod member;
 pub mod project;
 pub mod sprint;

@@ -286,17 +286,22 @@ impl TenantManager {
     /// Checks that a database can be created and queried under the data directory, without
     /// touching any tenant: readiness means "a tenant could be opened now".
     pub async fn probe(&self) -> Result<()> {
-        tokio::fs::create_dir_all(&self.config.data_dir).await?;
+        tokio::fs::create_dir_all(&self.config.data_dir)
+            .await
+            .map_err(Error::storage(&self.config.data_dir))?;
         let path = self.config.data_dir.join("ready-probe.sqlite3");
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(self.config.busy_timeout);
-        let mut conn = sqlx::ConnectOptions::connect(&options).await?;
+        let mut conn = sqlx::ConnectOptions::connect(&options)
+            .await
+            .map_err(Error::open(&path))?;
         sqlx::query("CREATE TABLE IF NOT EXISTS probe (x INTEGER); SELECT 1")
             .execute(&mut conn)
-            .await?;
+            .await
+            .map_err(Error::open(&path))?;
         conn.close().await?;
         Ok(())
     }
@@ -308,10 +313,10 @@ impl TenantManager {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(tenants),
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(Error::storage(&dir)(e)),
         };
         for entry in entries {
-            let entry = entry?;
+            let entry = entry.map_err(Error::storage(&dir))?;
             let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
                 continue;
             };
@@ -327,7 +332,9 @@ impl TenantManager {
 
     async fn open_new(&self, tenant: &TenantId) -> Result<Arc<TenantDb>> {
         let dir = self.config.data_dir.join("tenants").join(tenant.as_str());
-        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(Error::storage(&dir))?;
         let path = dir.join(DB_FILE_NAME);
         let options = SqliteConnectOptions::new()
             .filename(&path)
@@ -344,7 +351,8 @@ impl TenantManager {
             .idle_timeout(None)
             .max_lifetime(None)
             .connect_with(options.clone())
-            .await?;
+            .await
+            .map_err(Error::open(&path))?;
         MIGRATOR.run(&writer).await.map_err(Error::Migration)?;
         let epoch = check_history(&writer, tenant, &dir).await?;
         let reader = SqlitePoolOptions::new()

@@ -51,9 +51,7 @@ pub async fn serve(socket: WebSocket, identity: Identity, realtime: Arc<Realtime
     let span =
         tracing::info_span!("conn", id = conn, tenant = %identity.tenant, user = %identity.user);
     async move {
-        let metrics = Arc::clone(realtime.service.metrics());
-        metrics.connections_open.fetch_add(1, Ordering::Relaxed);
-        Metrics::add(&metrics.connections_total, 1);
+        realtime.service.metrics().connections_total.inc();
         tracing::debug!("connected");
         let tenant = identity.tenant.clone();
         match realtime.service.hub(&tenant).await {
@@ -70,7 +68,6 @@ pub async fn serve(socket: WebSocket, identity: Identity, realtime: Arc<Realtime
                     .await;
             }
         }
-        metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
         drop(permit);
         tracing::debug!("disconnected");
     }
@@ -300,14 +297,14 @@ impl<'a> Connection<'a> {
     }
 
     async fn on_frame(&mut self, frame: &[u8]) -> Result<(), ()> {
-        Metrics::add(&self.metrics().frames_in, 1);
-        Metrics::add(&self.metrics().bytes_in, frame.len() as u64);
+        self.metrics().frames_in.inc();
+        self.metrics().bytes_in.inc_by(frame.len() as u64);
         let message = match pm_proto::decode_client(frame) {
             Ok(m) => m,
             Err(_) => return self.reply_error("", &Error::InvalidMessage).await,
         };
         if let Err(wait) = self.bucket.try_take(std::time::Instant::now()) {
-            Metrics::add(&self.metrics().rate_limited, 1);
+            self.metrics().rate_limited.inc();
             let err = Error::RateLimited {
                 retry_after_ms: u32::try_from(wait.as_millis()).unwrap_or(u32::MAX).max(1),
             };
@@ -449,7 +446,7 @@ impl<'a> Connection<'a> {
         reason: pb::ResyncReason,
         head_seq: u64,
     ) -> Result<(), ()> {
-        Metrics::add(&self.metrics().resyncs_sent, 1);
+        self.metrics().resyncs_sent.inc();
         let history_epoch = self
             .realtime
             .service
@@ -534,8 +531,8 @@ impl<'a> Connection<'a> {
     }
 
     async fn write(&mut self, frame: Bytes) -> Result<(), ()> {
-        Metrics::add(&self.metrics().frames_out, 1);
-        Metrics::add(&self.metrics().bytes_out, frame.len() as u64);
+        self.metrics().frames_out.inc();
+        self.metrics().bytes_out.inc_by(frame.len() as u64);
         self.send(Message::Binary(frame)).await
     }
 

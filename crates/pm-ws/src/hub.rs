@@ -201,7 +201,7 @@ impl Hub {
                 .collect();
             for conn in targets {
                 if self.deliver(&mut state, conn, out.clone()) {
-                    Metrics::add(&self.metrics.events_delivered, 1);
+                    self.metrics.events_delivered.inc();
                 }
             }
             if let Some(pb::change::Change::MemberRemoved(removed)) =
@@ -244,7 +244,7 @@ impl Hub {
                 member.signal.overflowed.store(true, Ordering::Release);
                 member.signal.notify.notify_one();
                 state.registry.remove_connection(conn);
-                Metrics::add(&self.metrics.queue_overflows, 1);
+                self.metrics.queue_overflows.inc();
                 tracing::debug!(
                     conn,
                     "outbound queue full; subscriptions dropped, resync required"

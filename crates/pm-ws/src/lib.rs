@@ -38,5 +38,4 @@ pub use error::{Error, Result};
 pub use hub::{Hub, Hubs};
 pub use limits::Limits;
 pub use metrics::Metrics;
-pub use rate::TokenBucket;
 pub use service::{Outcome, Retention, Service};

@@ -1,97 +1,131 @@
-//! Counters of the real-time core. Plain atomics (and one briefly held map for per-command
-//! counts), cheap enough for every frame; rendered by the server's `/metrics` endpoint.
+//! Metrics of the real-time core, as `prometheus-client` metrics: counters are shared atomics,
+//! cheap enough for every frame. The server registers them (with its own) in the registry that
+//! `/metrics` encodes.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::sync::PoisonError;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds, in seconds, of the command latency histogram's buckets.
 pub const LATENCY_BUCKETS: [f64; 12] = [
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Debug, Default)]
+/// The labels of `pm_commands_total`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct CommandLabels {
+    pub command: &'static str,
+    /// "ok" or the error code's name.
+    pub outcome: &'static str,
+}
+
+#[derive(Debug)]
 pub struct Metrics {
-    pub connections_open: AtomicI64,
-    pub connections_total: AtomicU64,
-    pub connections_refused: AtomicU64,
-    pub frames_in: AtomicU64,
-    pub frames_out: AtomicU64,
-    pub bytes_in: AtomicU64,
-    pub bytes_out: AtomicU64,
-    pub events_delivered: AtomicU64,
-    pub queue_overflows: AtomicU64,
-    pub resyncs_sent: AtomicU64,
-    pub commands_ok: AtomicU64,
-    pub commands_failed: AtomicU64,
-    pub rate_limited: AtomicU64,
-    /// Commands by (name, outcome): "ok" or the error code's name.
-    commands: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    pub connections_total: Counter,
+    pub connections_refused: Counter,
+    pub frames_in: Counter,
+    pub frames_out: Counter,
+    pub bytes_in: Counter,
+    pub bytes_out: Counter,
+    pub events_delivered: Counter,
+    pub queue_overflows: Counter,
+    pub resyncs_sent: Counter,
+    pub rate_limited: Counter,
+    commands: Family<CommandLabels, Counter>,
     latency: Histogram,
 }
 
-#[derive(Debug, Default)]
-struct Histogram {
-    /// Cumulative counts are computed when rendering; each slot counts its own bucket, the last
-    /// one everything above the largest bound.
-    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
-    sum_micros: AtomicU64,
-    count: AtomicU64,
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            connections_total: Counter::default(),
+            connections_refused: Counter::default(),
+            frames_in: Counter::default(),
+            frames_out: Counter::default(),
+            bytes_in: Counter::default(),
+            bytes_out: Counter::default(),
+            events_delivered: Counter::default(),
+            queue_overflows: Counter::default(),
+            resyncs_sent: Counter::default(),
+            rate_limited: Counter::default(),
+            commands: Family::default(),
+            latency: Histogram::new(LATENCY_BUCKETS),
+        }
+    }
 }
 
 impl Metrics {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
-    }
-
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
-
     /// Records one executed command.
-    pub fn command(&self, name: &'static str, outcome: &'static str, took: Duration) {
-        *self
-            .commands
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry((name, outcome))
-            .or_default() += 1;
-        let secs = took.as_secs_f64();
-        let slot = LATENCY_BUCKETS
-            .iter()
-            .position(|bound| secs <= *bound)
-            .unwrap_or(LATENCY_BUCKETS.len());
-        self.latency.buckets[slot].fetch_add(1, Ordering::Relaxed);
-        self.latency.sum_micros.fetch_add(
-            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-        self.latency.count.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Commands by (name, outcome).
-    pub fn commands(&self) -> BTreeMap<(&'static str, &'static str), u64> {
+    pub fn command(&self, command: &'static str, outcome: &'static str, took: Duration) {
         self.commands
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .get_or_create(&CommandLabels { command, outcome })
+            .inc();
+        self.latency.observe(took.as_secs_f64());
     }
 
-    /// The latency histogram: cumulative counts per bucket bound, the sum in seconds, the count.
-    pub fn latency(&self) -> (Vec<(f64, u64)>, f64, u64) {
-        let mut cumulative = 0;
-        let buckets = LATENCY_BUCKETS
-            .iter()
-            .zip(&self.latency.buckets)
-            .map(|(bound, n)| {
-                cumulative += n.load(Ordering::Relaxed);
-                (*bound, cumulative)
-            })
-            .collect();
-        let sum = self.latency.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        (buckets, sum, self.latency.count.load(Ordering::Relaxed))
+    /// Adds every metric to `registry` under its exported name (counters get `_total` there).
+    pub fn register(&self, registry: &mut Registry) {
+        let counters = [
+            (
+                "pm_connections",
+                "WebSocket connections accepted",
+                &self.connections_total,
+            ),
+            (
+                "pm_connections_refused",
+                "WebSocket connections refused for capacity",
+                &self.connections_refused,
+            ),
+            ("pm_frames_in", "WebSocket frames received", &self.frames_in),
+            ("pm_frames_out", "WebSocket frames sent", &self.frames_out),
+            (
+                "pm_bytes_in",
+                "WebSocket payload bytes received",
+                &self.bytes_in,
+            ),
+            (
+                "pm_bytes_out",
+                "WebSocket payload bytes sent",
+                &self.bytes_out,
+            ),
+            (
+                "pm_events_delivered",
+                "Events queued for subscribers",
+                &self.events_delivered,
+            ),
+            (
+                "pm_queue_overflows",
+                "Outbound queues found full (connection told to resync)",
+                &self.queue_overflows,
+            ),
+            (
+                "pm_resyncs",
+                "ResyncRequired messages sent",
+                &self.resyncs_sent,
+            ),
+            (
+                "pm_rate_limited",
+                "Commands refused by the rate limit",
+                &self.rate_limited,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "pm_commands",
+            "Commands executed, by command and outcome",
+            self.commands.clone(),
+        );
+        registry.register(
+            "pm_command_duration_seconds",
+            "Time to execute a command",
+            self.latency.clone(),
+        );
     }
 }
 
@@ -100,20 +134,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn latencies_land_in_cumulative_buckets() {
+    fn commands_are_counted_by_name_and_outcome_and_timed() {
         let m = Metrics::default();
         m.command("ping", "ok", Duration::from_micros(300));
         m.command("ping", "ok", Duration::from_millis(20));
         m.command("create_project", "conflict", Duration::from_secs(10));
-        let (buckets, sum, count) = m.latency();
-        assert_eq!(count, 3);
-        assert_eq!(buckets[0], (0.000_5, 1));
-        assert_eq!(
-            buckets.last().copied(),
-            Some((2.5, 2)),
-            "10 s is above every bound"
-        );
-        assert!((sum - 10.0203).abs() < 1e-6);
-        assert_eq!(m.commands()[&("ping", "ok")], 2);
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "pm_commands_total{command=\"ping\",outcome=\"ok\"} 2",
+            "pm_commands_total{command=\"create_project\",outcome=\"conflict\"} 1",
+            "pm_command_duration_seconds_count 3",
+            "pm_command_duration_seconds_bucket{le=\"0.0005\"} 1",
+            // 10 s is above every bound.
+            "pm_command_duration_seconds_bucket{le=\"2.5\"} 2",
+            "pm_command_duration_seconds_bucket{le=\"+Inf\"} 3",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
     }
 }

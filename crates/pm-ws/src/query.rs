@@ -12,7 +12,6 @@
 //! [`crate::commands::activity::page`] and the change feed [`crate::Service::change_page`]; both
 //! were shared before this module existed.
 
-pub mod docs;
 pub mod project;
 pub mod sprint;
 pub mod work_item;

@@ -129,14 +129,10 @@ impl Service {
         let outcome = self.dispatch(actor, request_id, command, origin).await;
         let result = match &outcome.result {
             reply::Result::Error(e) => {
-                Metrics::add(&self.metrics.commands_failed, 1);
                 tracing::debug!(command = name, code = e.code, "command refused");
                 outcome_name(e.code)
             }
-            _ => {
-                Metrics::add(&self.metrics.commands_ok, 1);
-                "ok"
-            }
+            _ => "ok",
         };
         self.metrics.command(name, result, started.elapsed());
         outcome

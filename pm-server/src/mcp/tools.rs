@@ -81,7 +81,7 @@ fn dependency_type(_: &mut SchemaGenerator) -> Schema {
     enum_schema(DependencyType::ALL.iter().map(|v| v.as_str()))
 }
 fn doc_kind(_: &mut SchemaGenerator) -> Schema {
-    enum_schema(query::docs::KINDS.iter().copied())
+    enum_schema(crate::guide::KINDS.iter().copied())
 }
 fn clearable(_: &mut SchemaGenerator) -> Schema {
     enum_list_schema(["assignee", "parent", "sprint", "points"].into_iter())

@@ -75,6 +75,7 @@ pub(crate) struct ActivityPage {
 /// Without `project`, covers every project the caller may read.
 #[utoipa::path(
     get,
+    operation_id = "listActivity",
     path = "/activity",
     tag = "activity",
     params(ListParams),

@@ -1,16 +1,19 @@
 //! Who is calling: the bearer token verified exactly as `/ws` verifies it, then one token taken
 //! from the caller's rate-limit bucket.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use governor::Quota;
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
 use pm_auth::Identity;
 use pm_core::{TenantId, UserId};
-use pm_ws::TokenBucket;
 
 use super::error::ApiError;
 use crate::state::AppState;
@@ -36,67 +39,62 @@ impl FromRequestParts<AppState> for Caller {
         state
             .api
             .limiter
-            .try_take(&identity, Instant::now())
+            .try_take(&identity)
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         Ok(Caller(identity))
     }
 }
 
-/// Above this many tracked users, buckets that have refilled are dropped (amortised: the next
-/// sweep waits until the map has doubled again).
+/// Above this many tracked users, users whose limit has fully recovered are forgotten (amortised:
+/// the next sweep waits until the map has doubled again).
 const SWEEP_ABOVE: usize = 10_000;
 
-/// One token bucket per user of a tenant, shared by all of their requests.
-pub(crate) struct RateLimiter {
-    per_second: u32,
-    burst: u32,
-    buckets: Mutex<Buckets>,
-}
+type Key = (TenantId, UserId);
 
-struct Buckets {
-    by_user: HashMap<(TenantId, UserId), (TokenBucket, Instant)>,
-    sweep_above: usize,
+/// One rate limit (governor's GCRA, equivalent to a token bucket of `burst` tokens refilled at
+/// `per_second`) per user of a tenant, shared by all of their requests.
+pub(crate) struct RateLimiter<C: Clock = DefaultClock> {
+    limiter: governor::RateLimiter<Key, DashMapStateStore<Key>, C, NoOpMiddleware<C::Instant>>,
+    clock: C,
+    sweep_above: AtomicUsize,
 }
 
 impl RateLimiter {
     pub fn new(per_second: u32, burst: u32) -> Self {
+        Self::with_clock(per_second, burst, DefaultClock::default())
+    }
+}
+
+impl<C: Clock + Clone> RateLimiter<C> {
+    fn with_clock(per_second: u32, burst: u32, clock: C) -> Self {
+        let at_least_one = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::per_second(at_least_one(per_second)).allow_burst(at_least_one(burst));
         Self {
-            per_second: per_second.max(1),
-            burst: burst.max(1),
-            buckets: Mutex::new(Buckets {
-                by_user: HashMap::new(),
-                sweep_above: SWEEP_ABOVE,
-            }),
+            limiter: governor::RateLimiter::dashmap_with_clock(quota, clock.clone()),
+            clock,
+            sweep_above: AtomicUsize::new(SWEEP_ABOVE),
         }
     }
 
-    /// Takes one token for `who`, or says how long until there is one.
-    pub fn try_take(&self, who: &Identity, now: Instant) -> Result<(), Duration> {
-        // A poisoned lock only means another request panicked mid-update; the buckets stay usable.
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if buckets.by_user.len() > buckets.sweep_above {
-            // A bucket idle for this long is full again: dropping it changes nothing.
-            let refill =
-                Duration::from_secs_f64(f64::from(self.burst) / f64::from(self.per_second));
-            buckets
-                .by_user
-                .retain(|_, (_, last)| now.saturating_duration_since(*last) < refill);
-            buckets.sweep_above = SWEEP_ABOVE.max(buckets.by_user.len() * 2);
+    /// Takes one request's worth for `who`, or says how long until one is allowed.
+    pub fn try_take(&self, who: &Identity) -> Result<(), Duration> {
+        if self.limiter.len() > self.sweep_above.load(Ordering::Relaxed) {
+            // A user whose limit has recovered is indistinguishable from a new one.
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+            self.sweep_above
+                .store(SWEEP_ABOVE.max(self.limiter.len() * 2), Ordering::Relaxed);
         }
-        let (bucket, last) = buckets
-            .by_user
-            .entry((who.tenant.clone(), who.user.clone()))
-            .or_insert_with(|| (TokenBucket::new(self.per_second, self.burst, now), now));
-        *last = now;
-        bucket.try_take(now)
+        self.limiter
+            .check_key(&(who.tenant.clone(), who.user.clone()))
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use governor::clock::FakeRelativeClock;
+
     use super::*;
     use pm_core::{TenantRole, Timestamp};
 
@@ -110,32 +108,29 @@ mod tests {
     }
 
     #[test]
-    fn each_user_has_their_own_bucket() {
-        let limiter = RateLimiter::new(1, 2);
-        let now = Instant::now();
+    fn each_user_has_their_own_limit() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(1, 2, clock.clone());
         let alice = identity("acme", "alice");
-        assert!(limiter.try_take(&alice, now).is_ok());
-        assert!(limiter.try_take(&alice, now).is_ok());
-        assert!(limiter.try_take(&alice, now).is_err());
-        assert!(limiter.try_take(&identity("acme", "bob"), now).is_ok());
-        assert!(limiter.try_take(&identity("other", "alice"), now).is_ok());
-        assert!(
-            limiter
-                .try_take(&alice, now + Duration::from_secs(1))
-                .is_ok()
-        );
+        assert!(limiter.try_take(&alice).is_ok());
+        assert!(limiter.try_take(&alice).is_ok());
+        let wait = limiter.try_take(&alice).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1));
+        assert!(limiter.try_take(&identity("acme", "bob")).is_ok());
+        assert!(limiter.try_take(&identity("other", "alice")).is_ok());
+        clock.advance(Duration::from_secs(1));
+        assert!(limiter.try_take(&alice).is_ok());
     }
 
     #[test]
-    fn refilled_buckets_are_swept_once_many_users_are_tracked() {
-        let limiter = RateLimiter::new(10, 1);
-        let t0 = Instant::now();
+    fn recovered_users_are_forgotten_once_many_users_are_tracked() {
+        let clock = FakeRelativeClock::default();
+        let limiter = RateLimiter::with_clock(10, 1, clock.clone());
         for n in 0..=SWEEP_ABOVE {
-            let _ = limiter.try_take(&identity("acme", &format!("u{n}")), t0);
+            let _ = limiter.try_take(&identity("acme", &format!("u{n}")));
         }
-        let later = t0 + Duration::from_secs(1);
-        let _ = limiter.try_take(&identity("acme", "late"), later);
-        let buckets = limiter.buckets.lock().unwrap();
-        assert_eq!(buckets.by_user.len(), 1, "only the new bucket is left");
+        clock.advance(Duration::from_secs(1));
+        let _ = limiter.try_take(&identity("acme", "late"));
+        assert_eq!(limiter.limiter.len(), 1, "only the new user is left");
     }
 }

@@ -132,6 +132,7 @@ pub(crate) struct ChangePage {
 /// mirror (e.g. the project context) and continue from its `seq` and `history_epoch`.
 #[utoipa::path(
     get,
+    operation_id = "listChanges",
     path = "/changes",
     tag = "changes",
     params(ChangeParams),

@@ -88,7 +88,7 @@ impl ApiError {
             Self::BadRequest { field, message } => (
                 StatusCode::BAD_REQUEST,
                 "validation",
-                message.clone(),
+                naming(field.as_deref(), message),
                 field.clone(),
             ),
             Self::Unauthenticated(message) => (
@@ -138,9 +138,33 @@ impl ApiError {
     }
 }
 
+/// The message of a refused parameter, naming the parameter that `field` names: a message that
+/// starts with another name (a domain parser's own, e.g. `sprint_id` for the parameter `sprint`)
+/// is renamed, and one that names none is prefixed with it.
+fn naming(field: Option<&str>, message: &str) -> String {
+    let Some(field) = field else {
+        return message.to_owned();
+    };
+    if message.starts_with(field)
+        && message[field.len()..].starts_with(|c: char| !c.is_alphanumeric() && c != '_')
+    {
+        return message.to_owned();
+    }
+    // "sprint_id is invalid: …" → "sprint is invalid: …".
+    let own_name = message
+        .split_once(' ')
+        .map(|(first, _)| first)
+        .filter(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    match (own_name, message.split_once(" is invalid: ")) {
+        (Some(_), Some((_, reason))) => format!("{field} is invalid: {reason}"),
+        _ => format!("{field}: {message}"),
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message, field) = self.parts();
+        let unauthenticated = status == StatusCode::UNAUTHORIZED;
         let body = ErrorBody {
             error: ErrorDetail {
                 code,
@@ -149,6 +173,13 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        if unauthenticated {
+            // RFC 6750: a 401 names the scheme the client must use.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="pm""#),
+            );
+        }
         if let Self::RateLimited { retry_after } = self {
             // Whole seconds, rounded up: a client that waits this long finds a token.
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -222,7 +253,7 @@ pub(crate) enum Common {
     #[response(status = 400)]
     BadRequest(ErrorBody),
     /// No bearer token, or one that does not verify.
-    #[response(status = 401)]
+    #[response(status = 401, headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"pm\"`")))]
     Unauthenticated(ErrorBody),
     /// Too many requests from this user; wait `Retry-After` seconds.
     #[response(status = 429, headers(("Retry-After" = u64, description = "Seconds to wait")))]

@@ -1,19 +1,14 @@
-//! `/llm/context`: the documentation rows agents read before they reason about the data.
+//! `/llm/context`: the guide agents read before they use the API (`crate::guide`).
 
 use axum::Json;
-use axum::extract::State;
-use pm_ws::query;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
 use super::error::{ApiError, Common};
 use super::query::{FromQuery, Params, QueryReader};
-use super::reader;
 use super::view::string_enum;
-use crate::state::AppState;
-
-use query::docs::KINDS;
+use crate::guide::{self, KINDS};
 
 fn kind_schema() -> utoipa::openapi::Object {
     string_enum(KINDS.iter().copied())
@@ -22,7 +17,8 @@ fn kind_schema() -> utoipa::openapi::Object {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ContextParams {
-    /// Only rows of this kind.
+    /// Only sections of this kind: domain rules, the API (endpoints, JSON vocabulary, writes), or
+    /// worked examples.
     #[param(schema_with = kind_schema, required = false)]
     kind: Option<String>,
 }
@@ -42,9 +38,10 @@ impl FromQuery for ContextParams {
     }
 }
 
-/// One documentation row.
+/// One section of the guide.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Doc {
+    /// The section's place in the guide, from 1.
     pub id: i64,
     #[schema(schema_with = kind_schema)]
     pub kind: String,
@@ -52,9 +49,6 @@ pub(crate) struct Doc {
     pub title: String,
     /// Markdown.
     pub body: String,
-    /// The tables and `table.column`s the row describes (checked against the live schema).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub refs: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -62,35 +56,34 @@ pub(crate) struct Docs {
     pub docs: Vec<Doc>,
 }
 
-/// Get the documentation for agents: schema notes, business rules and examples.
+/// Get the guide for agents: domain rules, the endpoints with their filters and ETags, the JSON
+/// vocabulary, how writes happen, and worked examples as API calls.
 #[utoipa::path(
     get,
+    operation_id = "getLlmContext",
     path = "/llm/context",
     tag = "docs",
     params(ContextParams),
     responses(
-        (status = 200, description = "The documentation rows, in order", body = Docs),
+        (status = 200, description = "The guide's sections, in order", body = Docs),
         Common
     )
 )]
 pub(crate) async fn context(
-    Caller(caller): Caller,
-    State(state): State<AppState>,
+    Caller(_caller): Caller,
     Params(params): Params<ContextParams>,
 ) -> Result<Json<Docs>, ApiError> {
-    let mut r = reader(&state, &caller).await?;
-    let rows = query::docs::list(&mut r, params.kind.as_deref()).await?;
-    Ok(Json(Docs {
-        docs: rows
-            .into_iter()
-            .map(|row| Doc {
-                id: row.id,
-                kind: row.kind,
-                topic: row.topic,
-                title: row.title,
-                body: row.body,
-                refs: row.refs,
-            })
-            .collect(),
-    }))
+    let docs = guide::sections(None)
+        .into_iter()
+        .zip(1..)
+        .filter(|(s, _)| params.kind.as_deref().is_none_or(|k| s.kind == k))
+        .map(|(s, id)| Doc {
+            id,
+            kind: s.kind.to_owned(),
+            topic: s.topic.to_owned(),
+            title: s.title.to_owned(),
+            body: s.body,
+        })
+        .collect();
+    Ok(Json(Docs { docs }))
 }

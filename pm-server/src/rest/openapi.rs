@@ -60,6 +60,7 @@ impl Modify for BearerAuth {
 /// Served without authentication, so an agent can learn the API before it has a token.
 #[utoipa::path(
     get,
+    operation_id = "getOpenApiDocument",
     path = "/openapi.json",
     tag = "docs",
     security(()),

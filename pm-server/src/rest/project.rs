@@ -48,6 +48,7 @@ impl FromQuery for ListParams {
 /// Members see their projects; tenant admins see every project of the tenant.
 #[utoipa::path(
     get,
+    operation_id = "listProjects",
     path = "/projects",
     tag = "projects",
     params(ListParams),
@@ -86,6 +87,7 @@ pub(crate) async fn open(
 /// Get one project by id or key.
 #[utoipa::path(
     get,
+    operation_id = "getProject",
     path = "/projects/{project}",
     tag = "projects",
     params(
@@ -190,6 +192,7 @@ pub(crate) struct Context {
 /// `description_chars`. Also serves a client's first load.
 #[utoipa::path(
     get,
+    operation_id = "getProjectContext",
     path = "/projects/{project}/context",
     tag = "projects",
     params(

@@ -113,7 +113,9 @@ impl QueryReader {
     ) -> Result<Option<u32>, ApiError> {
         let expected = format!("a whole number from {min} to {max}");
         match self.parse::<u32>(name, &expected)? {
-            Some(n) if !(min..=max).contains(&n) => Err(ApiError::bad_request(name, expected)),
+            Some(n) if !(min..=max).contains(&n) => {
+                Err(ApiError::bad_request(name, format!("expected {expected}")))
+            }
             n => Ok(n),
         }
     }
@@ -127,7 +129,7 @@ impl QueryReader {
         match self.pairs.into_iter().next() {
             None => Ok(()),
             Some((name, _)) => Err(ApiError::BadRequest {
-                message: format!("unknown query parameter {name:?}; see /api/v1/openapi.json"),
+                message: format!("{name}: unknown query parameter; see /api/v1/openapi.json"),
                 field: Some(name),
             }),
         }

@@ -25,6 +25,7 @@ pub(crate) struct SprintList {
 /// List a project's sprints with their totals.
 #[utoipa::path(
     get,
+    operation_id = "listSprints",
     path = "/projects/{project}/sprints",
     tag = "sprints",
     params(("project" = String, Path, description = "Project id (UUID) or key, e.g. `WEB`")),
@@ -85,6 +86,7 @@ pub(crate) struct SprintDetail {
 /// Get one sprint with its items and totals.
 #[utoipa::path(
     get,
+    operation_id = "getSprint",
     path = "/sprints/{sprint}",
     tag = "sprints",
     params(

@@ -107,6 +107,7 @@ fn nullable<T>(
 /// item that exists for the whole walk is returned exactly once, even while items are created.
 #[utoipa::path(
     get,
+    operation_id = "listWorkItems",
     path = "/projects/{project}/work-items",
     tag = "work-items",
     params(
@@ -235,6 +236,7 @@ pub(crate) struct WorkItemDetail {
 /// dependencies, comments, time and activity.
 #[utoipa::path(
     get,
+    operation_id = "getWorkItem",
     path = "/work-items/{item}",
     tag = "work-items",
     params(

@@ -21,7 +21,7 @@ async fn add_items(client: &mut Client, project: &pb::Project, n: usize) {
 
 fn config_for(dir: &Path) -> pm_server::Config {
     let mut config = pm_server::Config::for_data_dir(dir);
-    config.auth.secret = Some(SECRET.to_vec());
+    config.auth.secret = Some(SECRET.to_vec().into());
     config
 }
 
@@ -136,9 +136,13 @@ async fn restored_history_is_detected(restore: impl AsyncFnOnce(&Path, &Path)) {
     let project = alice.create_project("RES").await;
     add_items(&mut alice, &project, 5).await;
     let backup_dir = tempfile::tempdir().unwrap();
-    pm_server::admin::backup(&config_for(app.dir.path()), backup_dir.path())
-        .await
-        .unwrap();
+    pm_server::admin::backup(
+        &config_for(app.dir.path()),
+        backup_dir.path(),
+        pm_server::admin::WhenEmpty::Refuse,
+    )
+    .await
+    .unwrap();
     add_items(&mut alice, &project, 5).await;
     let old_epoch = alice.welcome.history_epoch.clone();
     let old_head = alice
@@ -233,9 +237,13 @@ async fn etags_change_when_the_history_is_replaced_at_the_same_seq() {
     let dir = app.take_dir();
     // Restore the database onto itself: the same content and seq, a new history.
     let copy = tempfile::tempdir().unwrap();
-    pm_server::admin::backup(&config_for(dir.path()), copy.path())
-        .await
-        .unwrap();
+    pm_server::admin::backup(
+        &config_for(dir.path()),
+        copy.path(),
+        pm_server::admin::WhenEmpty::Refuse,
+    )
+    .await
+    .unwrap();
     pm_server::admin::restore(
         &config_for(dir.path()),
         "acme",

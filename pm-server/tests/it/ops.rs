@@ -45,7 +45,7 @@ fn resolve_file(dir: &Path, toml: &str) -> anyhow::Result<Config> {
     Config::resolve(&common, &ServeArgs::default(), None)
 }
 
-fn described(config: &Config) -> BTreeMap<&'static str, String> {
+fn described(config: &Config) -> BTreeMap<&'static str, pm_server::config::Shown> {
     config.describe().into_iter().collect()
 }
 
@@ -99,6 +99,72 @@ fn invalid_settings_are_refused_with_an_error_naming_the_setting() {
         let err = format!("{:#}", resolve_file(dir.path(), toml).unwrap_err());
         assert!(err.contains(named), "{toml}: {err}");
     }
+}
+
+/// `pm-server config --config <args>` run with only `env` (no PM_* variables from outside).
+fn config_output(args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(BIN);
+    command.args(["config", "--config"]).args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("PM_") {
+            command.env_remove(name);
+        }
+    }
+    let output = command.envs(env.iter().copied()).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn config_prints_typed_toml_that_reads_back_to_the_same_configuration_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.toml");
+    std::fs::write(
+        &first,
+        "outbound_queue = 11\ndemo = true\ncors_allowed_origins = [\"https://pm.example.com\"]\n\
+         metrics_listen = \"127.0.0.1:9100\"\njwt_secret_file = \"/etc/pm/secret\"\n",
+    )
+    .unwrap();
+    let secrets = [
+        (
+            "PM_JWT_SECRET",
+            "a-secret-long-enough-for-the-hs256-check!!",
+        ),
+        ("PM_METRICS_TOKEN", "scrape-token-value"),
+        ("PM_MAX_CONNECTIONS", "77"),
+    ];
+    let printed = config_output(&[first.as_os_str()], &secrets);
+    assert!(!printed.contains("a-secret-long"), "{printed}");
+    assert!(!printed.contains("scrape-token-value"), "{printed}");
+    assert!(
+        printed.contains("# metrics_token is set (redacted)"),
+        "{printed}"
+    );
+    let table: toml::Table = toml::from_str(&printed).expect("config prints TOML");
+    assert_eq!(table["outbound_queue"], toml::Value::Integer(11));
+    assert_eq!(table["max_connections"], toml::Value::Integer(77));
+    assert_eq!(table["demo"], toml::Value::Boolean(true));
+    assert_eq!(
+        table["cors_allowed_origins"],
+        toml::Value::Array(vec!["https://pm.example.com".into()])
+    );
+
+    // Fed back as the only source, it gives the same configuration (secrets aside).
+    let second = dir.path().join("second.toml");
+    std::fs::write(&second, &printed).unwrap();
+    let reprinted = config_output(&[second.as_os_str()], &[]);
+    let without_secrets = |text: &str| {
+        text.lines()
+            .filter(|l| !l.contains("jwt_secret ") && !l.contains("metrics_token"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(without_secrets(&reprinted), without_secrets(&printed));
+    assert!(reprinted.contains("# metrics_token is not set"));
 }
 
 /// `pm-server config` with a file, environment variables and flags.
@@ -629,4 +695,402 @@ fn a_token_lifetime_that_overflows_or_outlives_year_9999_is_refused_with_an_erro
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs the binary with `args` from `cwd`, with no key or data directory from the environment.
+fn run_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("PM_JWT_SECRET")
+        .env_remove("PM_DATA_DIR")
+        .env_remove("PM_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn token_never_creates_a_key_and_names_the_data_dir_it_looked_in() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = run_in(
+        elsewhere.path(),
+        &["token", "--tenant", "acme", "--user", "alice"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a token was printed: {stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        !elsewhere.path().join("data").exists(),
+        "token created a data directory"
+    );
+    let looked_in = elsewhere.path().join("data");
+    for expected in [
+        looked_in.to_str().unwrap(),
+        "--data-dir",
+        "PM_DATA_DIR",
+        "--config",
+    ] {
+        assert!(stderr.contains(expected), "{expected} missing: {stderr}");
+    }
+
+    // Pointed at a server's data directory, it signs with that server's key.
+    let server_dir = tempfile::tempdir().unwrap();
+    let key = pm_auth::generate_hs256_secret();
+    std::fs::write(server_dir.path().join("dev-signing-key"), &key).unwrap();
+    let out = run_in(
+        elsewhere.path(),
+        &[
+            "token",
+            "--tenant",
+            "acme",
+            "--user",
+            "alice",
+            "--data-dir",
+            server_dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let verifier = pm_auth::Verifier::new(&pm_auth::KeyConfig::Hs256 { secret: key }).unwrap();
+    assert!(verifier.verify(token.trim()).is_ok());
+}
+
+#[test]
+fn migrate_and_backup_refuse_a_missing_or_empty_data_dir_unless_empty_is_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let target = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let cases: [(Vec<String>, &Path); 4] = [
+        (vec!["migrate".into()], &missing),
+        (vec!["migrate".into()], &empty),
+        (vec!["backup".into(), "--to".into(), target("b1")], &missing),
+        (vec!["backup".into(), "--to".into(), target("b2")], &empty),
+    ];
+    for (command, data_dir) in &cases {
+        let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+        args.extend(["--data-dir", data_dir.to_str().unwrap()]);
+        let out = run_in(dir.path(), &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded: {stderr}");
+        assert!(
+            stderr.contains(data_dir.to_str().unwrap()) && stderr.contains("data_dir"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Empty is fine when said so; missing never is.
+    for (command, data_dir) in &cases {
+        let mut args: Vec<&str> = command.iter().map(String::as_str).collect();
+        let to = target("b3");
+        if args[0] == "backup" {
+            args[2] = &to;
+        }
+        args.extend(["--data-dir", data_dir.to_str().unwrap(), "--allow-empty"]);
+        let out = run_in(dir.path(), &args);
+        assert_eq!(
+            out.status.success(),
+            *data_dir == empty.as_path(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Starts `serve` on port 0 and returns what it printed on stdout up to the end of its banner
+/// (or until it exited), with its exit status when it exited and its standard error.
+fn banner(data_dir: &Path, extra: &[&str]) -> (String, Option<std::process::ExitStatus>, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("PM_JWT_SECRET")
+        .env_remove("PM_DEMO")
+        .env("RUST_LOG", "warn")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    let mut listening = false;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        listening |= line.contains("pm is listening on");
+        let done = listening && line.trim().is_empty();
+        printed.push_str(&line);
+        printed.push('\n');
+        if done {
+            break;
+        }
+    }
+    let status = if listening {
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    } else {
+        Some(child.wait().unwrap())
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (printed, status, stderr)
+}
+
+#[test]
+fn a_data_dir_the_server_cannot_use_is_an_error_naming_the_path_and_the_reason_before_any_banner() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the tenants' directory belongs: refused even to root, unlike a read-only mode.
+    std::fs::write(dir.path().join("tenants"), "").unwrap();
+    let (printed, status, stderr) = banner(dir.path(), &["--demo"]);
+    assert!(!status.unwrap().success());
+    assert!(
+        !printed.contains("listening"),
+        "a banner was printed: {printed}"
+    );
+    let path = dir.path().join("tenants").join("demo");
+    assert!(
+        stderr.contains(path.to_str().unwrap()) && stderr.contains("os error"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("internal error"), "{stderr}");
+}
+
+#[test]
+fn the_demo_sign_in_is_printed_only_when_the_demo_tenant_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let (printed, status, _) = banner(dir.path(), &[]);
+    assert!(status.is_none(), "the server stopped: {printed}");
+    assert!(printed.contains("pm is listening on"));
+    assert!(!printed.contains("#token="), "{printed}");
+    assert!(printed.contains("--demo"), "{printed}");
+
+    let (printed, _, _) = banner(dir.path(), &["--demo"]);
+    assert!(printed.contains("#token="), "{printed}");
+    // Once seeded, the demo tenant stays, and so does its sign-in.
+    let (printed, _, _) = banner(dir.path(), &[]);
+    assert!(printed.contains("#token="), "{printed}");
+}
+
+#[tokio::test]
+async fn the_deployment_docs_list_exactly_the_metric_families_the_server_exports() {
+    let app = TestApp::spawn().await;
+    // Labelled families appear once they have a sample: one command, one earlier request.
+    app.editor("alice").await.create_project("WEB").await;
+    http_get(&app.addr.to_string(), "/health", None).await;
+    let (_, body) = http_get(&app.addr.to_string(), "/metrics", None).await;
+    // OpenMetrics names a counter's family without its `_total`, which its samples carry.
+    let exported: std::collections::BTreeSet<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, kind)| match kind {
+            "counter" => format!("{name}_total"),
+            _ => name.to_owned(),
+        })
+        .collect();
+    let docs = std::fs::read_to_string(DOCS).unwrap();
+    let list = docs
+        .lines()
+        .skip_while(|l| !l.contains("`/metrics` (OpenMetrics text format"))
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let documented: std::collections::BTreeSet<String> = list
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| w.starts_with("pm_"))
+        .map(|w| w.split('{').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(documented, exported);
+}
+
+#[test]
+fn listen_addresses_take_host_names_and_errors_name_the_variable_they_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pm.toml");
+    std::fs::write(&file, "metrics_listen = \"localhost:9101\"\n").unwrap();
+    let printed = config_output(&[file.as_os_str()], &[("PM_LISTEN", "localhost:9000")]);
+    let table: toml::Table = toml::from_str(&printed).unwrap();
+    assert!(
+        table["listen"].as_str().unwrap().ends_with(":9000"),
+        "{printed}"
+    );
+    assert!(
+        table["metrics_listen"].as_str().unwrap().ends_with(":9101"),
+        "{printed}"
+    );
+
+    for (env, flags, named) in [
+        (vec![("PM_LISTEN", "bogus")], vec![], "PM_LISTEN"),
+        (vec![], vec!["--listen", "bogus"], "--listen"),
+        (
+            vec![("PM_METRICS_LISTEN", "nope:x")],
+            vec![],
+            "PM_METRICS_LISTEN",
+        ),
+    ] {
+        let mut command = Command::new(BIN);
+        command.arg("config").args(&flags);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("PM_") {
+                command.env_remove(name);
+            }
+        }
+        let out = command.envs(env.iter().copied()).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            stderr.contains(&format!("{named}: \"")),
+            "{named}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_points_to_where_the_settings_are_listed() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("pm-server serve --help"), "{help}");
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let serve = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        serve.contains("--listen") && serve.contains("PM_LISTEN"),
+        "{serve}"
+    );
+}
+
+const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy");
+
+#[test]
+fn the_deployment_docs_show_the_deploy_files_as_they_are() {
+    let docs = std::fs::read_to_string(DOCS).unwrap();
+    for name in [
+        "deploy/nginx-pm.conf",
+        "deploy/pm.service",
+        "deploy/pm.toml",
+        "Dockerfile",
+    ] {
+        let file = std::fs::read_to_string(Path::new(DEPLOY).join("..").join(name)).unwrap();
+        let shown = docs
+            .split(&format!("<!-- {name} -->\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("docs/deployment.md does not show {name}"));
+        let shown = shown.split_once('\n').unwrap().1;
+        let shown = &shown[..shown.find("```\n").unwrap()];
+        assert_eq!(shown, file, "docs/deployment.md's copy of {name}");
+    }
+}
+
+#[test]
+fn the_example_pm_toml_sets_every_setting_and_is_accepted() {
+    let path = Path::new(DEPLOY).join("pm.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for name in documented_settings().keys() {
+        let set = text.lines().any(|l| {
+            l.trim_start_matches("# ")
+                .strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.starts_with(" ="))
+        });
+        assert!(set, "deploy/pm.toml does not name {name}");
+    }
+    let common = ConfigArgs {
+        config: Some(path),
+        ..Default::default()
+    };
+    let config = Config::resolve(&common, &ServeArgs::default(), None).unwrap();
+    assert_eq!(config.data_dir, Path::new("/var/lib/pm"));
+}
+
+#[test]
+fn secrets_never_appear_in_the_configurations_debug_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pm.toml"),
+        "metrics_token = \"scrape-token-value\"\n",
+    )
+    .unwrap();
+    let common = ConfigArgs {
+        config: Some(dir.path().join("pm.toml")),
+        ..Default::default()
+    };
+    let secret = "a-secret-long-enough-for-the-hs256-check!!";
+    let config = Config::resolve(&common, &ServeArgs::default(), Some(secret.to_owned())).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("scrape-token-value"), "{debug}");
+    // Neither as text nor as the byte list a Vec<u8> would print.
+    assert!(!debug.contains(secret), "{debug}");
+    assert!(
+        !debug.contains(&format!("{:?}", secret.as_bytes())[1..20]),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn http_requests_are_traced_by_their_route_pattern_not_their_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("PM_JWT_SECRET")
+        .env("RUST_LOG", "info,tower_http=debug")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = stdout
+            .next()
+            .expect("the server prints its address")
+            .unwrap();
+        if let Some(rest) = line.trim().strip_prefix("pm is listening on http://") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert_eq!(
+        http_get(&addr, "/api/v1/work-items/SECRET-42", None)
+            .await
+            .0,
+        401
+    );
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = loop {
+        let line = stderr.next().expect("the request is logged").unwrap();
+        if line.contains("finished processing request") {
+            break line;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("route=/api/v1/work-items/{item}"), "{line}");
+    assert!(line.contains("status=401"), "{line}");
+    assert!(!line.contains("SECRET-42"), "{line}");
+}
+
+#[test]
+fn the_docker_build_context_leaves_out_build_output_data_and_keys() {
+    let ignore = std::fs::read_to_string(Path::new(DEPLOY).join("../.dockerignore")).unwrap();
+    let patterns: Vec<&str> = ignore
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    for needed in [
+        "target",
+        "data",
+        "**/dev-signing-key",
+        "**/*.pem",
+        "**/*.sqlite3*",
+        "frontend/node_modules",
+    ] {
+        assert!(patterns.contains(&needed), ".dockerignore lacks {needed}");
+    }
 }

@@ -459,7 +459,7 @@ async fn activity_and_documentation_are_served() {
 
     let docs = alice.json("/llm/context").await;
     let all = docs["docs"].as_array().unwrap();
-    assert!(all.iter().any(|d| d["kind"] == "schema"));
+    assert!(all.iter().any(|d| d["kind"] == "api"));
     let rules = alice.json("/llm/context?kind=rule").await;
     let rules = rules["docs"].as_array().unwrap();
     assert!(!rules.is_empty() && rules.len() < all.len());
@@ -499,9 +499,14 @@ async fn requests_without_a_valid_token_are_401() {
             "/changes?since=0",
             "/llm/context",
         ] {
-            client
+            let answer = client
                 .fails(path, StatusCode::UNAUTHORIZED, "unauthenticated")
                 .await;
+            assert_eq!(
+                answer.headers[reqwest::header::WWW_AUTHENTICATE],
+                r#"Bearer realm="pm""#,
+                "{path}"
+            );
         }
     }
     // The document itself is public, so an agent can learn the API first.
@@ -641,7 +646,29 @@ async fn unknown_ids_are_404_and_bad_parameters_are_400_naming_the_parameter() {
             .fails(path, StatusCode::BAD_REQUEST, "validation")
             .await;
         assert_eq!(answer.error_field(), field, "{path}: {}", answer.body);
+        // The message names the parameter that `field` names, and no other.
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field} ")) || message.starts_with(&format!("{field}:")),
+            "{path}: {message}"
+        );
     }
+    // Lists of accepted values are written with commas.
+    let answer = alice
+        .fails(
+            "/projects/WEB/work-items?status=doing",
+            StatusCode::BAD_REQUEST,
+            "validation",
+        )
+        .await;
+    assert!(
+        answer.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("expected one of: backlog, todo, in_progress, review, done"),
+        "{}",
+        answer.body
+    );
 
     // A path that names no endpoint, and a method the read-only API does not serve.
     let answer = alice
@@ -1290,6 +1317,7 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
     ]);
     assert_eq!(listed, expected);
     let root = Http::new(&app, alice.token.clone());
+    let mut operation_ids = BTreeSet::new();
     for (path, item) in paths {
         let operations = item.as_object().unwrap();
         assert_eq!(
@@ -1299,6 +1327,15 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
         );
         let op = &operations["get"];
         assert!(op["summary"].is_string(), "{path}: summary");
+        let id = op["operationId"].as_str().unwrap_or_default();
+        assert!(
+            id.starts_with("get") || id.starts_with("list"),
+            "{path}: operation id {id:?} is not descriptive"
+        );
+        assert!(
+            operation_ids.insert(id),
+            "{path}: operation id {id} is not unique"
+        );
         let responses = op["responses"].as_object().unwrap();
         let documented: BTreeSet<&str> = responses.keys().map(String::as_str).collect();
         if path != "/api/v1/openapi.json" {
@@ -1344,8 +1381,37 @@ async fn the_openapi_document_is_3_1_and_covers_every_route() {
                 answer.status
             );
             assert_eq!(answer.status, StatusCode::OK, "{url}: {}", answer.body);
+            assert_matches_schema(&doc, path, "200", &url, &answer.body);
+        }
+        if path != "/api/v1/openapi.json" {
+            let anonymous = Http::new(&app, None).get(&url).await;
+            assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+            assert_matches_schema(&doc, path, "401", &url, &anonymous.body);
         }
     }
+}
+
+/// Checks a response body against the schema the OpenAPI document gives for `path`'s `status`
+/// response (JSON Schema 2020-12, as OpenAPI 3.1 uses), with the document's components for `$ref`s.
+fn assert_matches_schema(doc: &Value, path: &str, status: &str, url: &str, body: &Value) {
+    let content = &doc["paths"][path]["get"]["responses"][status]["content"];
+    let schema = &content["application/json"]["schema"];
+    if schema.is_null() {
+        // Documented without a schema (the OpenAPI document itself).
+        assert!(
+            content.is_null() || content["application/json"].is_object(),
+            "{path} {status}"
+        );
+        return;
+    }
+    let mut root = schema.clone();
+    root["components"] = doc["components"].clone();
+    let validator = jsonschema::draft202012::new(&root).expect("the schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(body)
+        .map(|e| format!("{e} (at {})", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{url} {status}: {errors:#?}");
 }
 
 fn collect_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
@@ -1359,4 +1425,172 @@ fn collect_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
         Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
         _ => {}
     }
+}
+
+#[tokio::test]
+async fn pm_server_openapi_prints_the_document_the_server_serves() {
+    let app = spawn().await;
+    let served = Http::as_user(&app, "acme", "alice", TenantRole::Editor)
+        .json("/openapi.json")
+        .await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pm-server"))
+        .arg("openapi")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, served);
+}
+
+/// Every word written `like_this` in backticks in `text`.
+fn quoted_names(text: &str) -> Vec<&str> {
+    text.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            w.starts_with(|c: char| c.is_ascii_lowercase())
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect()
+}
+
+/// Every property name, parameter name and enum value of the OpenAPI document.
+fn api_vocabulary(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(properties)) = map.get("properties") {
+                out.extend(properties.keys().cloned());
+            }
+            if let (Some(Value::String(name)), Some(Value::String(_))) =
+                (map.get("name"), map.get("in"))
+            {
+                out.insert(name.clone());
+            }
+            if let Some(Value::Array(values)) = map.get("enum") {
+                out.extend(values.iter().filter_map(Value::as_str).map(str::to_owned));
+            }
+            map.values().for_each(|v| api_vocabulary(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| api_vocabulary(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn the_agents_guide_speaks_the_apis_vocabulary_and_its_example_calls_answer() {
+    let app = spawn_with(|c| c.demo = true).await;
+    let http = Http::as_user(&app, "demo", "demo", TenantRole::Admin);
+    let guide = http.json("/llm/context").await;
+    let sections = guide["docs"].as_array().unwrap();
+    let kinds: BTreeSet<&str> = sections
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, BTreeSet::from(["rule", "api", "example"]));
+
+    // Names the API has: the JSON fields, parameters and values of the OpenAPI document, and
+    // the MCP write tools and their shared arguments (the guide lists the tools from the router).
+    let mut known = BTreeSet::new();
+    api_vocabulary(&http.json("/openapi.json").await, &mut known);
+    // `sub` is the token's claim naming the user; `request_id` and `clear` are MCP arguments.
+    known.extend(["true", "false", "sub", "request_id", "clear"].map(str::to_owned));
+    let writes = sections.iter().find(|d| d["topic"] == "writes").unwrap();
+    for line in writes["body"].as_str().unwrap().lines() {
+        if let Some(tool) = line.strip_prefix("- `").and_then(|l| l.split('`').next()) {
+            known.insert(tool.to_owned());
+        }
+    }
+    let mut unknown = Vec::new();
+    for section in sections {
+        let body = section["body"].as_str().unwrap();
+        for name in quoted_names(body) {
+            if !known.contains(name) {
+                unknown.push(format!("{}: `{name}`", section["title"]));
+            }
+        }
+        // The storage's names and SQL are not the API's.
+        for internal in [
+            "story_points",
+            "item_number",
+            "change_log",
+            "idempotency_keys",
+            "SELECT ",
+        ] {
+            assert!(
+                !body.contains(internal),
+                "{}: mentions {internal}",
+                section["title"]
+            );
+        }
+    }
+
+    assert!(unknown.is_empty(), "not names of the API: {unknown:#?}");
+
+    // Every endpoint is described, with its parameters.
+    let endpoints = sections.iter().find(|d| d["topic"] == "endpoints").unwrap();
+    let endpoints = endpoints["body"].as_str().unwrap();
+    for line in [
+        "### GET /api/v1/projects/{project}/context (ETag)",
+        "- `blocked` (boolean)",
+    ] {
+        assert!(endpoints.contains(line), "{line} missing");
+    }
+
+    // Every example call answers, against the demo data the guide's examples use.
+    let mut calls = 0;
+    for section in sections.iter().filter(|d| d["kind"] == "example") {
+        for line in section["body"].as_str().unwrap().lines() {
+            if let Some(path) = line.strip_prefix("GET /api/v1") {
+                let answer = http.get(path).await;
+                assert_eq!(answer.status, StatusCode::OK, "{line}: {}", answer.body);
+                calls += 1;
+            }
+        }
+    }
+    assert!(calls >= 5, "{calls} example calls");
+}
+
+const API_DOCS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/api.md");
+
+#[tokio::test]
+async fn docs_api_md_names_every_query_parameter_and_its_demo_numbers_are_current() {
+    let app = spawn_with(|c| c.demo = true).await;
+    let http = Http::as_user(&app, "demo", "demo", TenantRole::Admin);
+    let page = std::fs::read_to_string(API_DOCS).unwrap();
+
+    let document = http.json("/openapi.json").await;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for p in item["get"]["parameters"].as_array().into_iter().flatten() {
+            let name = p["name"].as_str().unwrap();
+            if p["in"] == "query" {
+                assert!(
+                    page.contains(&format!("`{name}")),
+                    "docs/api.md does not name {path}'s parameter {name}"
+                );
+            }
+        }
+    }
+
+    // "The demo project has N items; this answer is K KB", of the context example above it.
+    let claim = page
+        .split("The demo project has ")
+        .nth(1)
+        .expect("the context example states its size");
+    let (items, rest) = claim.split_once(" items; this answer is ").unwrap();
+    let kb = rest.split_once(" KB").unwrap().0;
+    let context = http
+        .get("/projects/SHOP/context?description_chars=60&activity=2")
+        .await;
+    assert_eq!(context.body["item_count"].to_string(), items);
+    let bytes = serde_json::to_vec(&context.body).unwrap().len();
+    assert_eq!(
+        ((bytes + 500) / 1000).to_string(),
+        kb,
+        "the context is {bytes} bytes"
+    );
+    assert!(
+        !page.contains("WEB-42"),
+        "the walkthrough uses the demo's keys"
+    );
 }

@@ -134,7 +134,7 @@ pub(crate) struct ChangesSince {
 #[serde(deny_unknown_fields)]
 #[schemars(crate = "rmcp::schemars")]
 pub(crate) struct GetDocs {
-    /// Only rows of this kind.
+    /// Only sections of this kind.
     #[serde(default)]
     #[schemars(schema_with = "doc_kind")]
     kind: Option<String>,
@@ -615,7 +615,8 @@ impl PmTools {
         )
     }
 
-    /// pm's data model, business rules and examples (kind: schema, rule or example).
+    /// The guide: pm's domain rules, the REST API's endpoints and JSON vocabulary, how writes
+    /// happen, and worked examples (kind: rule, api or example).
     #[tool(annotations(read_only_hint = true, open_world_hint = false))]
     async fn get_docs(
         &self,
@@ -624,19 +625,26 @@ impl PmTools {
     ) -> ToolResult {
         done(
             async {
-                let caller = caller(&parts)?;
-                let mut r = self.reader(&caller).await?;
-                let rows = query::docs::list(&mut r, p.kind.as_deref())
-                    .await
-                    .map_err(query_error)?;
-                let docs: Vec<_> = rows
-                    .iter()
-                    .map(|row| {
+                caller(&parts)?;
+                if let Some(k) = &p.kind
+                    && !crate::guide::KINDS.contains(&k.as_str())
+                {
+                    return Err(render::error(
+                        &pm_ws::Error::validation(
+                            "kind",
+                            format!("expected one of: {}", crate::guide::KINDS.join(", ")),
+                        )
+                        .to_wire(),
+                    ));
+                }
+                let docs: Vec<_> = crate::guide::sections(p.kind.as_deref())
+                    .into_iter()
+                    .map(|s| {
                         serde_json::json!({
-                            "kind": row.kind,
-                            "topic": row.topic,
-                            "title": row.title,
-                            "body": row.body,
+                            "kind": s.kind,
+                            "topic": s.topic,
+                            "title": s.title,
+                            "body": s.body,
                         })
                     })
                     .collect();
