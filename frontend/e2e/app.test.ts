@@ -439,6 +439,8 @@ describe("time and links", () => {
     await two.getByRole("link", { name: "My time" }).click();
     const week = two.getByRole("table", { name: "My time this week" });
     await week.getByRole("row").filter({ hasText: "SHOP-20" }).waitFor();
+    // The sidebar has folded the project's views away (for the screenshot).
+    await two.getByRole("link", { name: "Board" }).waitFor({ state: "hidden" });
     await two.mouse.move(0, 0);
     await two.screenshot({ path: `${SHOTS}/my-time.png` });
   });
