@@ -30,6 +30,7 @@ import { ConnectionIndicator } from "../../ui/ConnectionIndicator";
 import { PROJECT_ROLE_LABEL } from "../../ui/labels";
 import { attempt } from "../../ui/notify";
 import { timeAgo } from "../../ui/time";
+import { RunningTimer } from "../time/timer";
 
 export function ProjectsPage() {
   const list = useProjects();
@@ -46,6 +47,7 @@ export function ProjectsPage() {
           Projects
         </Title>
         <Group gap="md">
+          <RunningTimer />
           <ConnectionIndicator />
           <Tooltip label={canCreate ? "Create a project" : "Tenant viewers cannot create projects"} disabled={canCreate}>
             <Button leftSection={<IconFolderPlus size={14} />} disabled={!canCreate} onClick={() => setParams({ new: "1" })}>
