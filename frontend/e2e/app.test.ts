@@ -145,6 +145,8 @@ describe("planning", () => {
     const projects = page.getByRole("table", { name: "Projects" });
     await projects.getByRole("link", { name: "Mobile app" }).waitFor();
     await eventually(() => projects.getByRole("cell", { name: /^\d+\+?$/ }).count(), 2);
+    // The sidebar unfolds the project just visited: wait for its transition, not a fixed time.
+    await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
     await page.screenshot({ path: `${SHOTS}/projects.png` });
   });
 });
