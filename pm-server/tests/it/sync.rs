@@ -1099,3 +1099,53 @@ async fn readers_that_drop_and_resume_at_random_converge_on_the_snapshot_without
         assert!(reader.resumes > 0, "{} never resumed", reader.name);
     }
 }
+
+#[tokio::test]
+async fn a_repeated_snapshot_checks_each_callers_access_and_shows_every_change() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    alice
+        .add_member(&project, "bob", pb::ProjectRole::Viewer)
+        .await;
+    let item = alice
+        .create_item(&project, pb::WorkItemType::Task, "First")
+        .await;
+    let get = || pb::GetSnapshot {
+        project_id: project.id.clone(),
+    };
+    let first = alice.ok(get()).await;
+    let mut bob = app.editor("bob").await;
+    assert_eq!(bob.ok(get()).await, first, "the same for every reader");
+    // Nothing changed since the snapshot was made, but carol may not read the project.
+    let mut carol = app.editor("carol").await;
+    assert_eq!(
+        carol.err(get()).await.code,
+        i32::from(pb::ErrorCode::NotFound)
+    );
+
+    let (renamed, _) = commit(
+        &mut alice,
+        pb::UpdateWorkItem {
+            work_item_id: item.id.clone(),
+            version: item.version,
+            title: Some("Renamed".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let second = bob.ok(get()).await;
+    assert!(second.seq > first.seq);
+    assert_eq!(second.work_items, vec![renamed.work_item.unwrap()]);
+    alice
+        .ok(pb::RemoveMember {
+            project_id: project.id.clone(),
+            user_id: "bob".into(),
+        })
+        .await;
+    alice.ok(get()).await;
+    assert_eq!(
+        bob.err(get()).await.code,
+        i32::from(pb::ErrorCode::NotFound)
+    );
+}
