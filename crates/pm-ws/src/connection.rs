@@ -14,13 +14,13 @@ use futures_util::SinkExt;
 use pm_auth::Identity;
 use pm_core::{ProjectId, Timestamp};
 use pm_proto::pb::{self, client_message::Command, server_message};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::admission::Permit;
 use crate::hub::{ConnSignal, Hub, Outbound, encode_server};
+use crate::outbox;
 use crate::rate::TokenBucket;
 use crate::service::Outcome;
 use crate::subscription::ConnId;
@@ -107,7 +107,7 @@ struct Connection<'a> {
     identity: Identity,
     realtime: &'a Realtime,
     hub: Arc<Hub>,
-    queue: mpsc::Receiver<Outbound>,
+    queue: outbox::Receiver,
     signal: Arc<ConnSignal>,
     /// Frames taken from the queue early (while ordering a reply) that must go out next.
     pending: VecDeque<Outbound>,
@@ -124,7 +124,7 @@ impl<'a> Connection<'a> {
         hub: Arc<Hub>,
     ) -> Self {
         let limits = &realtime.limits;
-        let (tx, queue) = mpsc::channel(limits.outbound_queue.max(1));
+        let (tx, queue) = outbox::outbox(limits.outbound_queue);
         let signal = Arc::new(ConnSignal::default());
         hub.join(
             id,
@@ -285,7 +285,6 @@ impl<'a> Connection<'a> {
                     timer.as_mut().reset(next_beat.min(expiry));
                 }
                 out = next_outbound(&mut self.pending, &mut self.queue) => {
-                    let Some(out) = out else { return End::WriteFailed };
                     if Box::pin(self.write_queued(out)).await.is_err() {
                         return End::WriteFailed;
                     }
@@ -325,7 +324,7 @@ impl<'a> Connection<'a> {
     /// queued (it is incomplete now) and tell the client to resync.
     async fn resync_after_overflow(&mut self) -> Result<(), ()> {
         self.pending.clear();
-        while self.queue.try_recv().is_ok() {}
+        self.queue.clear();
         let head_seq = self.hub.last_published();
         // Empty: every subscription ended.
         self.resync_project(String::new(), pb::ResyncReason::QueueOverflow, head_seq)
@@ -393,13 +392,13 @@ impl<'a> Connection<'a> {
     fn take_before_reply(&mut self, hold_from: Option<u64>) -> Vec<Bytes> {
         let mut frames: Vec<Bytes> = self.pending.drain(..).map(|out| out.frame).collect();
         for _ in 0..self.queue.len() {
-            let Ok(out) = self.queue.try_recv() else {
+            let Some(out) = self.queue.try_recv() else {
                 break;
             };
             if hold_from.is_some_and(|from| out.seq >= from) {
                 self.pending.push_back(out);
                 // Everything behind it is newer still: hold it too.
-                while let Ok(out) = self.queue.try_recv() {
+                while let Some(out) = self.queue.try_recv() {
                     self.pending.push_back(out);
                 }
                 break;
@@ -583,7 +582,7 @@ impl<'a> Connection<'a> {
         let mut next = Some(first);
         let frames = std::iter::from_fn(|| {
             let out = next.take()?;
-            next = pending.pop_front().or_else(|| queue.try_recv().ok());
+            next = pending.pop_front().or_else(|| queue.try_recv());
             Some(out.frame)
         })
         .take(MAX_BATCH);
@@ -669,12 +668,9 @@ async fn bounded(
     result.map_err(|_| ())
 }
 
-async fn next_outbound(
-    pending: &mut VecDeque<Outbound>,
-    queue: &mut mpsc::Receiver<Outbound>,
-) -> Option<Outbound> {
+async fn next_outbound(pending: &mut VecDeque<Outbound>, queue: &mut outbox::Receiver) -> Outbound {
     match pending.pop_front() {
-        Some(out) => Some(out),
+        Some(out) => out,
         None => queue.recv().await,
     }
 }

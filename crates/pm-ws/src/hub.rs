@@ -14,9 +14,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use pm_core::{ProjectId, TenantId, UserId};
 use pm_proto::pb;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use crate::Metrics;
+use crate::outbox::{self, Refused};
 use crate::subscription::{ConnId, Registry};
 
 /// How long changes of who views a project gather before they are announced: at most one
@@ -58,7 +59,7 @@ struct Member {
     user: UserId,
     /// Tenant admins see every project whatever their membership.
     tenant_admin: bool,
-    queue: mpsc::Sender<Outbound>,
+    queue: outbox::Sender,
     signal: Arc<ConnSignal>,
 }
 
@@ -119,7 +120,7 @@ impl Hub {
         conn: ConnId,
         user: UserId,
         tenant_admin: bool,
-        queue: mpsc::Sender<Outbound>,
+        queue: outbox::Sender,
         signal: Arc<ConnSignal>,
     ) {
         self.lock().members.insert(
@@ -280,8 +281,8 @@ impl Hub {
             };
             match member.queue.try_send(out.clone()) {
                 Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => full.push(conn),
-                Err(mpsc::error::TrySendError::Closed(_)) => closed.push(conn),
+                Err(Refused::Full) => full.push(conn),
+                Err(Refused::Closed) => closed.push(conn),
             }
         }
         for conn in full {
@@ -500,8 +501,8 @@ mod tests {
         conn: ConnId,
         user: &str,
         cap: usize,
-    ) -> (mpsc::Receiver<Outbound>, Arc<ConnSignal>) {
-        let (tx, rx) = mpsc::channel(cap);
+    ) -> (outbox::Receiver, Arc<ConnSignal>) {
+        let (tx, rx) = outbox::outbox(cap);
         let signal = Arc::new(ConnSignal::default());
         hub.join(
             conn,
@@ -513,9 +514,9 @@ mod tests {
         (rx, signal)
     }
 
-    fn seqs(rx: &mut mpsc::Receiver<Outbound>) -> Vec<u64> {
+    fn seqs(rx: &mut outbox::Receiver) -> Vec<u64> {
         let mut out = Vec::new();
-        while let Ok(o) = rx.try_recv() {
+        while let Some(o) = rx.try_recv() {
             if o.seq > 0 {
                 out.push(o.seq);
             }
@@ -566,9 +567,9 @@ mod tests {
         hub.check_invariants().unwrap();
     }
 
-    fn presence(rx: &mut mpsc::Receiver<Outbound>) -> Vec<pb::Presence> {
+    fn presence(rx: &mut outbox::Receiver) -> Vec<pb::Presence> {
         let mut out = Vec::new();
-        while let Ok(o) = rx.try_recv() {
+        while let Some(o) = rx.try_recv() {
             if let Some(pb::server_message::Message::Presence(p)) =
                 pm_proto::decode_server(&o.frame).unwrap().message
             {
@@ -579,7 +580,7 @@ mod tests {
     }
 
     /// (arrived, departed) of each presence message queued, in order.
-    fn changes(rx: &mut mpsc::Receiver<Outbound>) -> Vec<(Vec<String>, Vec<String>)> {
+    fn changes(rx: &mut outbox::Receiver) -> Vec<(Vec<String>, Vec<String>)> {
         presence(rx)
             .into_iter()
             .map(|p| (p.arrived, p.departed))
@@ -756,7 +757,7 @@ mod tests {
     fn a_tenant_admin_keeps_subscribing_whatever_their_membership() {
         let hub = Hub::new(10, Arc::new(Metrics::default()));
         let p = ProjectId::new();
-        let (tx, _rx) = mpsc::channel(8);
+        let (tx, _rx) = outbox::outbox(8);
         hub.join(
             1,
             UserId::parse("root").unwrap(),
