@@ -40,6 +40,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The resolved, validated configuration: every setting, by the name the TOML file, the
 /// `PM_*` variable and the flag are made from.
+///
+/// It derives clap's `Args` for the declarations (flags, variables, defaults, help) only: values
+/// are read through [`ConfigArgs`] and [`Config::resolve`], never with `FromArgMatches` (address
+/// settings are read by clap as text, which that would not turn into an [`Address`]).
 #[derive(Debug, Clone, Args, Deserialize, Serialize)]
 // No argument group: the subcommands' own groups are named after them (`config` among them).
 #[group(skip)]

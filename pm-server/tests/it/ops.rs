@@ -92,6 +92,9 @@ fn invalid_settings_are_refused_with_an_error_naming_the_setting() {
         ("log_format = \"xml\"", "log_format"),
         ("change_log_max_rows = 0", "change_log_max_rows"),
         ("no_such_setting = 1", "pm.toml"),
+        ("no_such_setting = 1", "\"no_such_setting\""),
+        ("max_open_tenants = \"many\"", "pm.toml: max_open_tenants: "),
+        ("listen = \"nowhere\"", "pm.toml: listen: \"nowhere\""),
     ];
     for (toml, named) in cases {
         let err = format!("{:#}", resolve_file(dir.path(), toml).unwrap_err());
