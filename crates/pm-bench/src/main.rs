@@ -29,7 +29,7 @@ use anyhow::{Context, bail};
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 use pm_core::{TenantId, TenantRole, UserId};
-use pm_server::config::{Config, ConfigArgs, ServeArgs};
+use pm_server::config::{Config, ConfigArgs};
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::{Plan, SCENARIOS};
@@ -144,9 +144,8 @@ enum Internal {
         payload_bytes: usize,
     },
     /// pm itself, from the pm-server library, with pm-server's `serve` and `token` options.
-    // Boxed: the server's settings make this variant much larger than the others.
     #[command(hide = true, subcommand)]
-    EmbeddedServer(Box<Embedded>),
+    EmbeddedServer(Embedded),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,8 +153,6 @@ enum Embedded {
     Serve {
         #[command(flatten)]
         common: ConfigArgs,
-        #[command(flatten)]
-        serve: Box<ServeArgs>,
     },
     Token {
         #[command(flatten)]
@@ -203,7 +200,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&result)?);
             Ok(())
         }
-        Some(Internal::EmbeddedServer(embedded)) => embedded_server(*embedded),
+        Some(Internal::EmbeddedServer(embedded)) => embedded_server(embedded),
         None => bench(cli.run),
     }
 }
@@ -211,12 +208,12 @@ fn main() -> anyhow::Result<()> {
 fn embedded_server(command: Embedded) -> anyhow::Result<()> {
     let secret = std::env::var("PM_JWT_SECRET").ok();
     match command {
-        Embedded::Serve { common, serve } => {
-            let config = Config::resolve(&common, &serve, secret)?;
+        Embedded::Serve { common } => {
+            let config = Config::resolve(&common, secret)?;
             runtime()?.block_on(async {
-                let listener = tokio::net::TcpListener::bind(config.listen)
+                let listener = tokio::net::TcpListener::bind(config.listen.0)
                     .await
-                    .with_context(|| format!("cannot bind {}", config.listen))?;
+                    .with_context(|| format!("cannot bind {}", config.listen.0))?;
                 // Stopped by its parent with a kill; nothing cancels this.
                 pm_server::run(config, listener, CancellationToken::new()).await
             })
@@ -228,7 +225,7 @@ fn embedded_server(command: Embedded) -> anyhow::Result<()> {
             role,
             ttl,
         } => {
-            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            let config = Config::resolve(&common, secret)?;
             let keys = pm_server::keys::load(&config)?;
             let signer = pm_auth::Signer::new(&keys).context("the configured keys cannot sign")?;
             let tenant = TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
