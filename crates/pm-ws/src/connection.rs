@@ -579,13 +579,21 @@ impl<'a> Connection<'a> {
     /// [`MAX_BATCH`] frames, with one flush.
     async fn write_queued(&mut self, first: Outbound) -> Result<(), ()> {
         let (pending, queue) = (&mut self.pending, &mut self.queue);
-        let mut next = Some(first);
+        let mut first = Some(first);
+        let mut taken = 0;
+        // A frame is taken from the queue only when it is written: one taken ahead and left
+        // unwritten at the end of the batch would be lost.
         let frames = std::iter::from_fn(|| {
-            let out = next.take()?;
-            next = pending.pop_front().or_else(|| queue.try_recv());
-            Some(out.frame)
-        })
-        .take(MAX_BATCH);
+            if taken == MAX_BATCH {
+                return None;
+            }
+            taken += 1;
+            first
+                .take()
+                .or_else(|| pending.pop_front())
+                .or_else(|| queue.try_recv())
+                .map(|out| out.frame)
+        });
         write_bounded(
             &mut self.socket,
             self.realtime.limits.write_timeout,
