@@ -141,6 +141,21 @@ pub struct ServeArgs {
     /// built into the binary.
     #[arg(long, env = "PM_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// This node's name in a cluster, as the placement file names it (docs/scaling.md).
+    #[arg(long, env = "PM_NODE_NAME", value_name = "NAME")]
+    pub node_name: Option<String>,
+    /// The cluster's placement file (HAProxy map syntax), shared with the router.
+    #[arg(long, env = "PM_PLACEMENT_FILE", value_name = "FILE")]
+    pub placement_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer <secret>` on /cluster/v1 (tenant moves); without it those
+    /// endpoints are off. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "PM_CLUSTER_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub cluster_secret: Option<String>,
 }
 
 /// The TOML file: every setting optional, names as in `docs/deployment.md`.
@@ -182,6 +197,9 @@ struct FileConfig {
     mcp_requests_per_second: Option<u32>,
     mcp_request_burst: Option<u32>,
     web_dir: Option<PathBuf>,
+    node_name: Option<String>,
+    placement_file: Option<PathBuf>,
+    cluster_secret: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +250,12 @@ pub struct Config {
     pub mcp_request_burst: u32,
     /// The web client's files on disk; None: the copy built into the binary.
     pub web_dir: Option<PathBuf>,
+    /// This node's name in a cluster (with `placement_file`); None: a single node.
+    pub node_name: Option<crate::cluster::NodeName>,
+    /// The cluster's placement file, shared with HAProxy (with `node_name`).
+    pub placement_file: Option<PathBuf>,
+    /// Protects the node's `/cluster/v1` endpoints (moves, status).
+    pub cluster_secret: Option<SecretString>,
 }
 
 /// One setting's effective value as `pm-server config` shows it.
@@ -284,6 +308,9 @@ impl Config {
             mcp_requests_per_second: 10,
             mcp_request_burst: 50,
             web_dir: None,
+            node_name: None,
+            placement_file: None,
+            cluster_secret: None,
         }
     }
 
@@ -413,6 +440,19 @@ impl Config {
         layer!(mcp_requests_per_second => c.mcp_requests_per_second);
         layer!(mcp_request_burst => c.mcp_request_burst);
         c.web_dir = serve.web_dir.clone().or(file.web_dir);
+        c.node_name = serve
+            .node_name
+            .clone()
+            .or(file.node_name)
+            .map(|name| crate::cluster::NodeName::parse(&name))
+            .transpose()
+            .context("node_name")?;
+        c.placement_file = serve.placement_file.clone().or(file.placement_file);
+        c.cluster_secret = serve
+            .cluster_secret
+            .clone()
+            .or(file.cluster_secret)
+            .map(SecretString::from);
         c.validate()?;
         Ok(c)
     }
@@ -513,6 +553,14 @@ impl Config {
             ),
             ("mcp_request_burst", int(self.mcp_request_burst.into())),
             ("web_dir", path(&self.web_dir)),
+            (
+                "node_name",
+                self.node_name
+                    .as_ref()
+                    .map_or(Shown::Unset, |n| text(n.as_str())),
+            ),
+            ("placement_file", path(&self.placement_file)),
+            ("cluster_secret", secret(self.cluster_secret.is_some())),
         ]
     }
 

@@ -2,6 +2,7 @@
 //! wiring; `main.rs` only parses the command line, sets up logging, binds and calls it.
 
 pub mod admin;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 mod guide;
@@ -91,6 +92,13 @@ pub async fn serve(
         .tenants_on_disk()?
         .iter()
         .any(|t| t.as_str() == demo::TENANT);
+    let cluster = match cluster::Settings::from_config(&config)? {
+        Some(settings) => Some(Arc::new(cluster::Cluster::load(
+            &settings,
+            shutdown.clone(),
+        )?)),
+        None => None,
+    };
     let connections = TaskTracker::new();
     let state = AppState {
         verifier: Arc::new(verifier),
@@ -109,6 +117,7 @@ pub async fn serve(
         metrics_token: config.metrics_token.clone(),
         api: Arc::new(rest::Api::new(&config)?),
         mcp: Arc::new(mcp::Mcp::new(&config)),
+        cluster,
     };
 
     let maintenance = tokio::spawn(maintenance::run(
