@@ -413,3 +413,34 @@ fn moving() -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_needs_both_its_name_and_the_placement_file() {
+        let mut config = crate::Config::for_data_dir("data");
+        assert!(Settings::from_config(&config).unwrap().is_none());
+        config.node_name = Some(NodeName::parse("node1").unwrap());
+        let err = Settings::from_config(&config).unwrap_err().to_string();
+        assert!(err.starts_with("placement_file"), "{err}");
+        config.node_name = None;
+        config.placement_file = Some("placement.map".into());
+        let err = Settings::from_config(&config).unwrap_err().to_string();
+        assert!(err.starts_with("node_name"), "{err}");
+    }
+
+    #[test]
+    fn a_placement_file_is_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("placement.map");
+        write_atomically(&path, "old\n").unwrap();
+        let before = Stamp::of(&path);
+        write_atomically(&path, "new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new\n");
+        assert_ne!(Stamp::of(&path), before, "a rewrite is noticed");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "no temporary file is left behind");
+    }
+}

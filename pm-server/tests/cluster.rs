@@ -577,8 +577,18 @@ async fn a_tenant_sharded_cluster_behind_haproxy() {
         Conn::try_connect(&format!("ws://{node2}/ws"), &token, false).await,
         Err(Refused::Status(421))
     ));
+    let response = cluster
+        .http
+        .post(format!("http://{node2}/mcp"))
+        .bearer_auth(&token)
+        .header("accept", "application/json, text/event-stream")
+        .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 421, "MCP too");
     let status = cluster.status("node2").await;
-    assert_eq!(status["misdirected"], 2);
+    assert_eq!(status["misdirected"], 3);
     assert!(
         !status["tenants"]
             .as_array()
@@ -586,6 +596,24 @@ async fn a_tenant_sharded_cluster_behind_haproxy() {
             .iter()
             .any(|t| t == stray.as_str())
     );
+
+    // The nodes' own endpoints: only with the cluster secret, and never through the router.
+    let wrong = cluster
+        .http
+        .get(format!("http://{node2}/cluster/v1/status"))
+        .bearer_auth("not-the-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let routed = cluster
+        .http
+        .get(format!("http://{}/cluster/v1/status", cluster.router))
+        .bearer_auth(CLUSTER_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(routed.status(), 404);
 
     move_a_tenant(&cluster, &stray, &projects[&stray]).await;
     kill_and_restart_a_node(&mut cluster, &tenants).await;

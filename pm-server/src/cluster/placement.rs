@@ -285,15 +285,17 @@ mod tests {
     #[test]
     fn malformed_lines_are_refused_with_their_number() {
         let base = spread(&nodes(&["a"]));
-        for (bad, line) in [
-            ("@64 a", 66),
-            ("@07 a", 66),
-            ("acme", 66),
-            ("acme a b", 66),
-            ("Acme a", 66),
-            ("acme Node", 66),
-            ("@3 b", 66),
+        // The spread file has a comment and 64 bucket lines; a blank line, then the bad one.
+        for bad in [
+            "@64 a",
+            "@07 a",
+            "acme",
+            "acme a b",
+            "Acme a",
+            "acme Node",
+            "@3 b",
         ] {
+            let line = 67;
             let text = format!("{base}\n{bad}\n");
             match Placement::parse(&text) {
                 Err(
