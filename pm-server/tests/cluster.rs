@@ -653,7 +653,9 @@ async fn move_a_tenant(cluster: &Cluster, tenant: &str, project: &str) {
 
     // The writer keeps writing through the move, reconnecting (through the router) whenever its
     // connection ends and resending the request it had not seen answered, with the same id.
-    let writes = 30;
+    // It writes a few items on node1, says so (the move starts then), and goes on until it has
+    // written a few on node2: how many land on node1 meanwhile depends on the machine.
+    let (writing, wrote_some) = tokio::sync::oneshot::channel();
     let writer_task = {
         let url = url.clone();
         let project = project.to_owned();
@@ -661,7 +663,14 @@ async fn move_a_tenant(cluster: &Cluster, tenant: &str, project: &str) {
             let mut created = vec![first_item];
             let mut nodes = BTreeSet::new();
             nodes.insert(writer.node.clone());
-            for i in 0..writes {
+            let mut writing = Some(writing);
+            let mut on_node2 = 0;
+            let deadline = Instant::now() + PATIENCE;
+            for i in 0.. {
+                if on_node2 == 5 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the writer never reached node2");
                 let id = request_id();
                 loop {
                     if let Some(reply) = writer
@@ -674,10 +683,19 @@ async fn move_a_tenant(cluster: &Cluster, tenant: &str, project: &str) {
                     writer = Conn::connect_routed(&url, &writer_token).await;
                     nodes.insert(writer.node.clone());
                 }
+                if writer.node == "node2" {
+                    on_node2 += 1;
+                }
+                if i == 4
+                    && let Some(writing) = writing.take()
+                {
+                    let _ = writing.send(());
+                }
             }
             (created, nodes, writer)
         })
     };
+    wrote_some.await.expect("the writer writes");
 
     let move_command = {
         let map = cluster.map.clone();
@@ -773,7 +791,11 @@ async fn move_a_tenant(cluster: &Cluster, tenant: &str, project: &str) {
 
     // Everything the writer created reaches the subscriber exactly once, in sequence.
     let expected: BTreeSet<String> = created.iter().cloned().collect();
-    assert_eq!(expected.len(), writes + 1, "every write created one item");
+    assert_eq!(
+        expected.len(),
+        created.len(),
+        "every write created its own item"
+    );
     while !expected.is_subset(&seen_items) {
         match subscriber.read().await {
             Some(pb::ServerMessage {
@@ -797,21 +819,34 @@ async fn move_a_tenant(cluster: &Cluster, tenant: &str, project: &str) {
     let contiguous: Vec<u64> = (first_seq..first_seq + seen.len() as u64).collect();
     assert_eq!(seen, contiguous, "no gap and no duplicate across the move");
     // The database holds each item once: the retries made no second copy.
-    let listed: serde_json::Value = cluster
-        .get(
-            cluster.router,
-            &format!("/api/v1/projects/{project}/work-items?limit=200"),
-            &cluster.token(tenant, "reader"),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        listed["items"].as_array().map(Vec::len),
-        Some(writes + 1),
-        "{listed}"
-    );
+    let token = cluster.token(tenant, "reader");
+    let mut stored = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: serde_json::Value = cluster
+            .get(
+                cluster.router,
+                &format!("/api/v1/projects/{project}/work-items?limit=200{cursor}"),
+                &token,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        stored.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| item["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(stored.len(), expected.len(), "no item twice");
+    assert_eq!(stored.into_iter().collect::<BTreeSet<_>>(), expected);
 
     // The old owner refuses the tenant now, naming the new one; the new one holds it.
     let token = cluster.token(tenant, "reader");
