@@ -18,15 +18,18 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
+use futures_util::StreamExt;
 use pm_core::TenantId;
 use secrecy::ExposeSecret;
 use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio_util::io::ReaderStream;
 
 use super::{Cluster, FreezeError, Placement};
 use crate::admin::History;
@@ -209,17 +212,27 @@ async fn export(State(state): State<AppState>, Path(tenant): Path<String>) -> Re
             tokio::fs::remove_dir_all(&dir).await?;
         }
         tokio::fs::create_dir_all(&dir).await?;
-        let file = dir.join("pm.sqlite3");
-        db.backup_to(&file).await?;
+        let path = dir.join("pm.sqlite3");
+        db.backup_to(&path).await?;
         drop(db);
-        let bytes = tokio::fs::read(&file).await?;
+        let file = tokio::fs::File::open(&path).await?;
+        let len = file.metadata().await?.len();
+        // The open file stays readable after its name is gone: nothing is left behind, whenever
+        // the transfer ends.
         tokio::fs::remove_dir_all(&dir).await?;
-        anyhow::Ok(bytes)
+        anyhow::Ok((file, len))
     };
     match copy.await {
-        Ok(bytes) => {
-            tracing::info!(tenant = %tenant, bytes = bytes.len(), "tenant frozen and copied for a move");
-            ([(header::CONTENT_TYPE, "application/vnd.sqlite3")], bytes).into_response()
+        Ok((file, len)) => {
+            tracing::info!(tenant = %tenant, bytes = len, "tenant frozen and copied for a move");
+            (
+                [
+                    (header::CONTENT_TYPE, "application/vnd.sqlite3".to_owned()),
+                    (header::CONTENT_LENGTH, len.to_string()),
+                ],
+                Body::from_stream(ReaderStream::new(file)),
+            )
+                .into_response()
         }
         Err(e) => {
             cluster.unfreeze(&tenant);
@@ -232,7 +245,7 @@ async fn export(State(state): State<AppState>, Path(tenant): Path<String>) -> Re
 async fn install(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let (cluster, tenant) = match parts(&state, &tenant) {
         Ok(parts) => parts,
@@ -267,7 +280,7 @@ async fn install(
     let data_dir = state.tenants.config().data_dir.clone();
     let incoming = data_dir.join(format!(".move-in-{tenant}.sqlite3"));
     let installed = async {
-        tokio::fs::write(&incoming, &body).await?;
+        receive(body, &incoming).await?;
         crate::admin::install(&data_dir, &tenant, &incoming, History::Keep).await
     }
     .await;
@@ -288,6 +301,18 @@ async fn install(
         }
         Err(e) => internal("installing the tenant", &e),
     }
+}
+
+/// Writes a request's body to `path` as it arrives, synced before it counts as received. A body
+/// cut short (the sender or the connection failed) is an error, never a shorter file.
+async fn receive(body: Body, path: &std::path::Path) -> anyhow::Result<()> {
+    let mut file = tokio::fs::File::create(path).await?;
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        file.write_all(&chunk?).await?;
+    }
+    file.sync_all().await?;
+    Ok(())
 }
 
 /// After the placement flipped: closes the tenant's database here and sets its files aside under

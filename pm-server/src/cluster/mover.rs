@@ -69,8 +69,12 @@ pub async fn move_tenant(m: &Move) -> anyhow::Result<Moved> {
     source.check_name().await?;
     target.check_name().await?;
 
+    // The copy streams from the old owner to the target through this command, never whole in
+    // memory anywhere.
+    // The old owner serves the tenant again by itself when it fails to copy it; and when it
+    // refuses (another move of the tenant is under way), that move is not this command's to end.
     let copy = source
-        .call(
+        .send(
             reqwest::Method::POST,
             &format!("tenants/{}/export", m.tenant),
             None,
@@ -81,7 +85,7 @@ pub async fn move_tenant(m: &Move) -> anyhow::Result<Moved> {
         .call(
             reqwest::Method::PUT,
             &format!("tenants/{}/database", m.tenant),
-            Some(copy),
+            Some(reqwest::Body::wrap_stream(copy.bytes_stream())),
         )
         .await
     {
@@ -105,7 +109,7 @@ pub async fn move_tenant(m: &Move) -> anyhow::Result<Moved> {
         node.call(
             reqwest::Method::PUT,
             "placement",
-            Some(flipped.clone().into_bytes()),
+            Some(flipped.clone().into()),
         )
         .await
         .with_context(|| format!("sending the placement to node {}", node.name))?;
@@ -164,12 +168,13 @@ impl Node {
         })
     }
 
-    async fn call(
+    /// Sends a request and returns the successful response (its body not read yet).
+    async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<Vec<u8>>,
-    ) -> anyhow::Result<Vec<u8>> {
+        body: Option<reqwest::Body>,
+    ) -> anyhow::Result<reqwest::Response> {
         let url = format!("{}/cluster/v1/{path}", self.base);
         let mut request = self
             .http
@@ -183,17 +188,25 @@ impl Node {
             .await
             .with_context(|| format!("node {}: cannot reach {url}", self.name))?;
         let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            bail!("node {} answered {status} to {path}: {body}", self.name);
+        }
+        Ok(response)
+    }
+
+    /// Sends a request and returns the successful response's body.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<reqwest::Body>,
+    ) -> anyhow::Result<Vec<u8>> {
+        let response = self.send(method, path, body).await?;
         let body = response
             .bytes()
             .await
-            .with_context(|| format!("node {}: reading the answer of {url}", self.name))?;
-        if !status.is_success() {
-            bail!(
-                "node {} answered {status} to {path}: {}",
-                self.name,
-                String::from_utf8_lossy(&body)
-            );
-        }
+            .with_context(|| format!("node {}: reading the answer to {path}", self.name))?;
         Ok(body.to_vec())
     }
 
