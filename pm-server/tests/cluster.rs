@@ -308,6 +308,8 @@ fn router_config(map: &Path, router: SocketAddr, socket: &Path, nodes: &[Node]) 
         config = config.replace(from, to);
     };
     replace("/etc/haproxy/pm-placement.map", &map.display().to_string());
+    // The test's HAProxy runs as the test's user.
+    replace("    user haproxy\n    group haproxy\n", "");
     replace("bind :80", &format!("bind {router}"));
     replace(
         "stats socket /run/haproxy/pm-admin.sock",
