@@ -42,6 +42,10 @@ use crate::state::AppState;
 /// The response header that names the node that answered (for operators and the cluster test).
 pub const NODE_HEADER: &str = "x-pm-node";
 
+/// How often a node looks at the placement file when no request makes it look: the longest a
+/// connection of a tenant placed elsewhere by hand goes on here.
+const WATCH_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How long a client is asked to wait before retrying a tenant that is being moved.
 const MOVING_RETRY_AFTER_SECS: u64 = 1;
 
@@ -213,6 +217,7 @@ impl Cluster {
                 loaded.stamp = stamp;
                 loaded.placement = Arc::clone(&placement);
                 tracing::info!(file = %self.file.display(), "placement reloaded");
+                self.end_tenants_placed_elsewhere(&placement);
                 placement
             }
             Err(e) => {
@@ -227,6 +232,42 @@ impl Cluster {
                     loaded.stamp = stamp;
                 }
                 Arc::clone(&loaded.placement)
+            }
+        }
+    }
+
+    /// Ends the connections of tenants that the new placement gives to other nodes (a file
+    /// edited by hand rather than through a move): admission is checked once per connection, so
+    /// without this a connection opened before the change would go on writing here while the
+    /// new owner serves the tenant too. Each is told to go away and reconnects through the router.
+    fn end_tenants_placed_elsewhere(&self, placement: &Placement) {
+        let mut tenants = self.lock_tenants();
+        tenants.retain(|tenant, state| match state {
+            TenantState::Serving(gate) if *placement.owner(tenant) != self.node => {
+                tracing::warn!(
+                    tenant = %tenant,
+                    owner = %placement.owner(tenant),
+                    "tenant placed on another node: ending its connections here"
+                );
+                gate.stop.cancel();
+                false
+            }
+            _ => true,
+        });
+    }
+
+    /// Re-reads the placement file whenever it changes, until `shutdown`, so that a change also
+    /// reaches tenants that receive no new request (their open connections end here when the
+    /// tenant is placed elsewhere).
+    pub async fn watch(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(WATCH_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    self.placement();
+                }
             }
         }
     }

@@ -118,6 +118,10 @@ pub async fn serve(
         cluster,
     };
 
+    let placement_watch = state
+        .cluster
+        .clone()
+        .map(|cluster| tokio::spawn(cluster.watch(shutdown.clone())));
     let maintenance = tokio::spawn(maintenance::run(
         Arc::clone(&tenants),
         config.retention(),
@@ -160,6 +164,11 @@ pub async fn serve(
     // The listener is closed; connections saw the same cancellation and are closing.
     connections.close();
     connections.wait().await;
+    if let Some(watch) = placement_watch
+        && let Err(e) = watch.await
+    {
+        tracing::error!(error = %e, "the placement watch failed");
+    }
     // Rounds that panic are caught inside; the supervising loop itself failing is a bug to see.
     if let Err(e) = maintenance.await {
         tracing::error!(error = %e, "the maintenance task failed");

@@ -393,10 +393,12 @@ impl Conn {
 
     /// The next message; `None` once the connection ended.
     async fn read(&mut self) -> Option<pb::ServerMessage> {
+        // One deadline for the whole wait: the server's pings must not extend it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+            let frame = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
-                .expect("a frame within the patience");
+                .expect("a message within the patience");
             match frame {
                 Some(Ok(Message::Binary(bytes))) => {
                     return Some(pm_proto::decode_server(&bytes).unwrap());
@@ -618,6 +620,7 @@ async fn a_tenant_sharded_cluster_behind_haproxy() {
     assert_eq!(routed.status(), 404);
 
     move_a_tenant(&cluster, &stray, &projects[&stray]).await;
+    a_placement_edited_by_hand_ends_connections_elsewhere(&cluster, &tenants).await;
     kill_and_restart_a_node(&mut cluster, &tenants).await;
 }
 
@@ -874,6 +877,38 @@ async fn move_a_tenant(cluster: &Cluster, tenant: &str, project: &str) {
             .iter()
             .any(|t| t == tenant)
     );
+}
+
+/// A placement file changed by hand (not by a move) still never leaves a tenant served by two
+/// nodes: the old owner ends the tenant's open connections, which sent nothing since.
+async fn a_placement_edited_by_hand_ends_connections_elsewhere(
+    cluster: &Cluster,
+    tenants: &[String],
+) {
+    let tenant = tenants
+        .iter()
+        .find(|t| cluster.owner(t) == "node2")
+        .unwrap();
+    let token = cluster.token(tenant, "alice");
+    let mut conn = Conn::connect_routed(&cluster.router_ws(), &token).await;
+    assert_eq!(conn.node, "node2");
+    let original = std::fs::read_to_string(&cluster.map).unwrap();
+    let edited = placement::with_entry(
+        &original,
+        &TenantId::parse(tenant).unwrap(),
+        &NodeName::parse("node1").unwrap(),
+    );
+    pm_server::cluster::write_atomically(&cluster.map, &edited).unwrap();
+    let mut told = false;
+    while let Some(message) = conn.read().await {
+        told |= matches!(message.message, Some(Server::GoingAway(_)));
+    }
+    assert!(told, "the connection was told to go away");
+    let response = cluster
+        .get(cluster.node("node2").addr, "/api/v1/projects", &token)
+        .await;
+    assert_eq!(response.status(), 421);
+    pm_server::cluster::write_atomically(&cluster.map, &original).unwrap();
 }
 
 /// Kills node3: its tenants get 503 from the router at once, the others keep working; restarted,
