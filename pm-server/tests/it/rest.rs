@@ -1583,15 +1583,15 @@ async fn docs_api_md_names_every_query_parameter_and_its_demo_numbers_are_curren
         }
     }
 
-    // "The demo project has N items; this answer is K KB", of the context example above it.
+    // "The demo project has N open items; this answer is K KB", of the context example above it.
     let claim = page
         .split("The demo project has ")
         .nth(1)
         .expect("the context example states its size");
-    let (items, rest) = claim.split_once(" items; this answer is ").unwrap();
+    let (items, rest) = claim.split_once(" open items; this answer is ").unwrap();
     let kb = rest.split_once(" KB").unwrap().0;
     let context = http
-        .get("/projects/SHOP/context?description_chars=60&activity=2")
+        .get("/projects/SHOP/context?description_chars=60&activity=3")
         .await;
     assert_eq!(context.body["item_count"].to_string(), items);
     let bytes = serde_json::to_vec(&context.body).unwrap().len();
