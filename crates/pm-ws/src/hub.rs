@@ -551,6 +551,33 @@ mod tests {
     }
 
     #[test]
+    fn a_project_is_unchanged_since_a_head_until_one_of_its_events_is_published() {
+        let hub = Hub::new(10, Arc::default());
+        let (p, q) = (ProjectId::new(), ProjectId::new());
+        assert!(hub.unchanged_since(p, 10));
+        assert!(
+            !hub.unchanged_since(p, 9),
+            "a snapshot older than the hub: its record does not reach back"
+        );
+        hub.publish(&[event(11, q)], None);
+        assert!(hub.unchanged_since(p, 10), "another project's event");
+        assert!(!hub.unchanged_since(q, 10));
+        hub.publish(&[event(12, p)], None);
+        assert!(!hub.unchanged_since(p, 11));
+        assert!(hub.unchanged_since(p, 12));
+        // An event of no project could be about anything.
+        hub.publish(
+            &[pb::Event {
+                seq: 13,
+                ..Default::default()
+            }],
+            None,
+        );
+        assert!(!hub.unchanged_since(p, 12));
+        assert!(hub.unchanged_since(p, 13));
+    }
+
+    #[test]
     fn a_tenant_admin_keeps_subscribing_whatever_their_membership() {
         let hub = Hub::new(10, Arc::new(Metrics::default()));
         let p = ProjectId::new();

@@ -163,6 +163,40 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_token_is_refused_once_it_expires_and_a_bad_one_is_never_cached() {
+        let key = pm_auth::KeyConfig::Hs256 {
+            secret: b"a-secret-that-is-long-enough-for-hs256-tokens".to_vec(),
+        };
+        let verifier = Verifier::new(&key).unwrap().with_leeway(0);
+        let signer = pm_auth::Signer::new(&key).unwrap();
+        let who = identity("acme", "alice");
+        let token = signer
+            .issue(&who.tenant, &who.user, who.role, Duration::from_secs(60))
+            .unwrap();
+        let cache = TokenCache::default();
+        let now = Timestamp::now();
+        let verified = cache.verify_at(&verifier, &token, now).unwrap();
+        assert_eq!(verified.user, who.user);
+        assert_eq!(cache.lock().len(), 1);
+        // Cached: the same identity while it is valid, refused from `exp` on.
+        let expires = verified.expires_at.as_millis();
+        assert!(
+            cache
+                .verify_at(&verifier, &token, Timestamp::from_millis(expires - 1))
+                .is_ok()
+        );
+        assert!(
+            cache
+                .verify_at(&verifier, &token, Timestamp::from_millis(expires))
+                .is_err()
+        );
+        assert!(cache.lock().is_empty(), "the expired entry is dropped");
+        let forged = format!("{token}x");
+        assert!(cache.verify_at(&verifier, &forged, now).is_err());
+        assert!(cache.lock().is_empty());
+    }
+
+    #[test]
     fn each_user_has_their_own_limit() {
         let clock = FakeRelativeClock::default();
         let limiter = RateLimiter::with_clock(1, 2, clock.clone());
