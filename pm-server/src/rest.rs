@@ -28,6 +28,7 @@ pub(crate) mod work_item;
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
@@ -128,6 +129,20 @@ impl ETag {
     /// `200` with `body` as JSON and the tag.
     pub fn json<T: Serialize>(&self, body: &T) -> Response {
         self.attach(Json(body).into_response())
+    }
+
+    /// `200` with JSON already serialised and the tag.
+    pub fn json_bytes(&self, body: Bytes) -> Response {
+        self.attach(
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+        )
     }
 
     fn attach(&self, mut response: Response) -> Response {

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -12,7 +13,7 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
-use super::conditional::Resource;
+use super::conditional::{BodyKey, Resource};
 use super::error::{Access, ApiError, Common, NotModified};
 use super::query::{FromQuery, Params, QueryReader};
 use super::view::{self, Descriptions};
@@ -131,7 +132,7 @@ pub(crate) async fn get(
     let (mut r, project, role) = open_validated(&state, &caller, &id_or_key).await?;
     let validator = r.validator(project.id).await?;
     let etag = ETag::of(&validator);
-    validators.remember(&caller, resource, validator);
+    validators.remember(&caller, resource, validator, role);
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }
@@ -298,29 +299,29 @@ pub(crate) async fn context(
     {
         return Ok(not_modified);
     }
+    let description_chars = params
+        .description_chars
+        .unwrap_or(CONTEXT_DESCRIPTION_CHARS);
+    let items = params.items.unwrap_or(query::project::OVERVIEW_ITEMS);
+    let activity = params.activity.unwrap_or(query::CONTEXT_ACTIVITY);
+    let shape = (description_chars, items, activity);
+    if let Some((etag, body)) = validators
+        .context_body(&state, &caller, &resource, shape)
+        .await
+    {
+        return Ok(etag.json_bytes(body));
+    }
     let (mut r, project, role) = open_validated(&state, &caller, &id_or_key).await?;
     let validator = r.validator(project.id).await?;
     let etag = ETag::of(&validator);
-    validators.remember(&caller, resource, validator);
+    validators.remember(&caller, resource, validator.clone(), role);
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }
-    let descriptions = Descriptions::Chars(
-        usize::try_from(
-            params
-                .description_chars
-                .unwrap_or(CONTEXT_DESCRIPTION_CHARS),
-        )
-        .unwrap_or(usize::MAX),
-    );
-    let o = query::project::overview(
-        &mut r,
-        &caller,
-        &project.id.to_string(),
-        params.items.unwrap_or(query::project::OVERVIEW_ITEMS),
-        params.activity.unwrap_or(query::CONTEXT_ACTIVITY),
-    )
-    .await?;
+    let descriptions =
+        Descriptions::Chars(usize::try_from(description_chars).unwrap_or(usize::MAX));
+    let o =
+        query::project::overview(&mut r, &caller, &project.id.to_string(), items, activity).await?;
     let context = Context {
         seq: o.seq,
         history_epoch: o.history_epoch,
@@ -350,7 +351,21 @@ pub(crate) async fn context(
             .collect(),
         activity: o.activity.iter().map(Into::into).collect(),
     };
-    Ok(etag.json(&context))
+    let body = Bytes::from(serde_json::to_vec(&context).map_err(|e| {
+        tracing::error!(error = %e, "a context could not be serialised");
+        ApiError::Internal
+    })?);
+    validators.keep_body(
+        BodyKey {
+            tenant: caller.tenant.clone(),
+            project: project.id,
+            role,
+            params: shape,
+        },
+        validator,
+        body.clone(),
+    );
+    Ok(etag.json_bytes(body))
 }
 
 /// Nests items under their parents, keeping number order at every level. An item whose parent is

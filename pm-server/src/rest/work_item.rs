@@ -269,10 +269,11 @@ pub(crate) async fn get(
         return Ok(not_modified);
     }
     let mut r = validating_reader(&state, &caller).await?;
-    let (item, project, _) = query::work_item::find_readable(&mut r, &caller, &id_or_key).await?;
+    let (item, project, role) =
+        query::work_item::find_readable(&mut r, &caller, &id_or_key).await?;
     let validator = r.validator(project.id).await?;
     let etag = ETag::of(&validator);
-    validators.remember(&caller, resource, validator);
+    validators.remember(&caller, resource, validator, role);
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }

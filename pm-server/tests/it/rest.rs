@@ -1656,6 +1656,17 @@ async fn a_304_is_answered_without_reading_the_database() {
     }
     assert_eq!(reads_begun(&app).await, before, "no 304 read SQLite");
 
+    // A context already rendered for bob's role is sent again from memory, the same JSON.
+    let rendered = bob.get(CONDITIONAL_PATHS[0]).await;
+    let again = bob.get(CONDITIONAL_PATHS[0]).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body, rendered.body);
+    assert_eq!(again.etag(), tags[0]);
+    assert_eq!(again.headers["content-type"], "application/json");
+    let before = reads_begun(&app).await;
+    assert_eq!(bob.get(CONDITIONAL_PATHS[0]).await.body, rendered.body);
+    assert_eq!(reads_begun(&app).await, before, "served from memory");
+
     // The counter does count: a tag that is no longer current goes to the database.
     b.alice
         .ok(pb::AddComment {
@@ -1696,6 +1707,12 @@ async fn a_removed_member_is_refused_not_answered_from_memory() {
             answer.body
         );
         assert_eq!(answer.error_code(), "permission_denied", "{path}");
+        let plain = bob.get(path).await;
+        assert_eq!(
+            plain.status,
+            StatusCode::FORBIDDEN,
+            "{path}: not from memory"
+        );
     }
     // Alice, still a member, holds a validator of her own: it moved on with the removal.
     let alice = Http::as_user(&app, "acme", "alice", TenantRole::Editor);
