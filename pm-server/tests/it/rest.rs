@@ -23,7 +23,7 @@ async fn spawn_with(adjust: impl FnOnce(&mut pm_server::Config)) -> TestApp {
     TestApp::spawn_with(|c| {
         c.api_requests_per_second = 100_000;
         c.api_request_burst = 100_000;
-        c.limits.command_burst = 100_000;
+        c.command_burst = 100_000;
         adjust(c);
     })
     .await
@@ -1108,7 +1108,7 @@ async fn the_change_feed_holds_what_a_subscriber_received() {
 
 #[tokio::test]
 async fn a_since_outside_the_retained_change_log_is_410() {
-    let app = spawn_with(|c| c.retention.change_log_max_rows = 3).await;
+    let app = spawn_with(|c| c.change_log_max_rows = 3).await;
     let mut alice = app.editor("alice").await;
     let web = alice.create_project("WEB").await;
     for n in 0..5 {
@@ -1229,15 +1229,12 @@ async fn cors_is_off_unless_origins_are_configured() {
 
 #[test]
 fn cors_origins_come_from_a_comma_separated_setting_and_are_checked() {
-    use pm_server::config::{ConfigArgs, ServeArgs};
-    let serve = ServeArgs {
-        cors_allowed_origins: Some(vec![
-            "https://a.example".to_owned(),
-            " http://localhost:5173".to_owned(),
-        ]),
-        ..Default::default()
-    };
-    let config = pm_server::Config::resolve(&ConfigArgs::default(), &serve, None).unwrap();
+    use pm_server::config::ConfigArgs;
+    let flags = [
+        "--cors-allowed-origins",
+        "https://a.example, http://localhost:5173,",
+    ];
+    let config = pm_server::Config::resolve(&ConfigArgs::from_flags(flags).unwrap(), None).unwrap();
     assert_eq!(
         config.cors_allowed_origins,
         ["https://a.example", "http://localhost:5173"]
@@ -1247,11 +1244,8 @@ fn cors_origins_come_from_a_comma_separated_setting_and_are_checked() {
         "https://a.example/",
         "https://a.example/path\n",
     ] {
-        let serve = ServeArgs {
-            cors_allowed_origins: Some(vec![bad.to_owned()]),
-            ..Default::default()
-        };
-        let err = pm_server::Config::resolve(&ConfigArgs::default(), &serve, None).unwrap_err();
+        let args = ConfigArgs::from_flags(["--cors-allowed-origins", bad]).unwrap();
+        let err = pm_server::Config::resolve(&args, None).unwrap_err();
         assert!(err.to_string().contains("cors_allowed_origins"), "{err}");
     }
 }

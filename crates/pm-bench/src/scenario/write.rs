@@ -9,11 +9,16 @@ use crate::latency::Latencies;
 use crate::report::ScenarioResult;
 use crate::scenario::round_trip::ROW_BYTES;
 use crate::scenario::{
-    CONNECT_CONCURRENCY, Env, Window, finish_variant, run_limited, settle, skipped,
+    CONNECT_CONCURRENCY, Env, Window, finish_variant, run_limited, scrape, settle, skipped,
 };
 
 pub const NAME: &str = "write_throughput";
 const BASELINE: &str = "raw SQLite insert+select transactions, pm's pragmas, same disk";
+/// pm's histogram of commands per write transaction (group commit): its sum and count.
+const BATCH_SERIES: [&str; 2] = [
+    "pm_write_batch_commands_sum",
+    "pm_write_batch_commands_count",
+];
 
 pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
     let mut results = Vec::new();
@@ -91,6 +96,7 @@ async fn one(
         .await?
     };
     settle(pm.pid, &mut result).await;
+    let batches_before = scrape(&pm.http_base, &BATCH_SERIES).await;
     let window = Window::start(pm.pid)?;
     let deadline = Instant::now() + duration;
     let tasks: Vec<_> = writers
@@ -105,6 +111,7 @@ async fn one(
         latencies.merge(&l);
     }
     let (server, generator) = window.finish()?;
+    let batches_after = scrape(&pm.http_base, &BATCH_SERIES).await;
     env.stop_servers().await;
 
     let sqlite = env
@@ -129,6 +136,16 @@ async fn one(
         );
     }
     result.detail("pm_writes", ops as f64);
+    if let (Some(before), Some(after)) = (batches_before, batches_after) {
+        let delta = |name: &str| {
+            after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
+        };
+        let (commands, commits) = (delta(BATCH_SERIES[0]), delta(BATCH_SERIES[1]));
+        if commits > 0.0 {
+            result.detail("write_commits", commits);
+            result.detail("mean_batch_commands", commands / commits);
+        }
+    }
     result.detail("sqlite_transactions", sqlite.ops as f64);
     result.pm_server = server;
     result.baseline_server = Some(crate::system::Usage {
