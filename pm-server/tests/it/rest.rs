@@ -1721,7 +1721,7 @@ async fn a_restored_history_invalidates_the_tags_kept_in_memory() {
     let b = board(&app).await;
     let backup = tempfile::tempdir().unwrap();
     let mut config = pm_server::Config::for_data_dir(app.dir.path());
-    config.auth.secret = Some(SECRET.to_vec().into());
+    config.jwt_secret = Some(SECRET.to_vec().into());
     pm_server::admin::backup(&config, backup.path(), pm_server::admin::WhenEmpty::Refuse)
         .await
         .unwrap();
