@@ -130,7 +130,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 /// Whether `given` is the metrics token, compared in constant time: digests of both (so not even
 /// the length is compared directly), then `subtle`'s constant-time equality.
-fn same_token(given: Option<&str>, expected: &str) -> bool {
+pub(crate) fn same_token(given: Option<&str>, expected: &str) -> bool {
     let Some(given) = given else {
         return false;
     };

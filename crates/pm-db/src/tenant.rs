@@ -296,6 +296,29 @@ impl TenantManager {
         close_all(&all).await;
     }
 
+    /// Closes one tenant's database if it is open and nobody holds it (before its files are moved
+    /// away). Returns whether the tenant is closed now: `false` while someone still holds it.
+    pub async fn close(&self, tenant: &TenantId) -> bool {
+        let victim = {
+            let mut slots = self.lock();
+            match slots.get(tenant) {
+                None => return true,
+                Some(slot) => {
+                    let unheld = Arc::strong_count(slot) == 1
+                        && slot.get().is_none_or(|db| Arc::strong_count(db) == 1);
+                    if !unheld {
+                        return false;
+                    }
+                }
+            }
+            slots.remove(tenant).and_then(|slot| slot.get().cloned())
+        };
+        if let Some(db) = victim {
+            close_all(&[db]).await;
+        }
+        true
+    }
+
     /// Checks that a database can be created and queried under the data directory, without
     /// touching any tenant: readiness means "a tenant could be opened now".
     pub async fn probe(&self) -> Result<()> {
