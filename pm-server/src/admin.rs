@@ -111,15 +111,38 @@ pub struct Restored {
 /// renamed over the live database, so a failed restore leaves the old database in place.
 pub async fn restore(config: &Config, tenant: &str, from: &Path) -> anyhow::Result<Restored> {
     let tenant = TenantId::parse(tenant).context("restore: not a tenant id")?;
+    install(&config.data_dir, &tenant, from, History::NewEpoch).await
+}
+
+/// What an installed database's history is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum History {
+    /// A restore: the copy's sequence numbers may already have been handed out for other changes,
+    /// so it starts a new epoch and clients take fresh snapshots.
+    NewEpoch,
+    /// A move: the copy is the tenant's whole history up to now, so it keeps its epoch and
+    /// clients resume from their last sequence number.
+    Keep,
+}
+
+/// Installs `from` as `tenant`'s database under `data_dir` (which must not have it open): the
+/// copy is checked, staged, migrated, given its history (see [`History`]), and only then renamed
+/// over the live database with its history mark, so a failure leaves the old database in place.
+pub async fn install(
+    data_dir: &Path,
+    tenant: &TenantId,
+    from: &Path,
+    history: History,
+) -> anyhow::Result<Restored> {
     if !from.is_file() {
         bail!("restore: {} is not a file", from.display());
     }
-    let dir = config.data_dir.join("tenants").join(tenant.as_str());
+    let dir = data_dir.join("tenants").join(tenant.as_str());
     std::fs::create_dir_all(&dir)
         .with_context(|| format!("restore: cannot create {}", dir.display()))?;
     // Staged as a tenant of its own in a scratch data directory beside the real one, so the
     // normal open path checks and migrates it.
-    let staging = config.data_dir.join(format!(".restore-{tenant}"));
+    let staging = data_dir.join(format!(".restore-{tenant}"));
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("restore: cannot clear {}", staging.display()))?;
@@ -132,10 +155,13 @@ pub async fn restore(config: &Config, tenant: &str, from: &Path) -> anyhow::Resu
     let restored = {
         let tenants = TenantManager::new(StorageConfig::new(&staging));
         let db = tenants
-            .open(&tenant)
+            .open(tenant)
             .await
             .with_context(|| format!("restore: {} is not a usable pm database", from.display()))?;
-        let history_epoch = db.rekey_history().await?;
+        let history_epoch = match history {
+            History::NewEpoch => db.rekey_history().await?,
+            History::Keep => db.epoch(),
+        };
         let head_seq = {
             let mut conn = db.reader().acquire().await?;
             pm_db::change_log::head(&mut conn).await?
@@ -175,7 +201,8 @@ pub async fn restore(config: &Config, tenant: &str, from: &Path) -> anyhow::Resu
         tenant = %tenant,
         head_seq = restored.head_seq,
         epoch = %restored.history_epoch,
-        "restored"
+        history = ?history,
+        "installed a tenant database"
     );
     Ok(restored)
 }

@@ -198,6 +198,26 @@ pub struct Config {
     /// built into the binary.
     #[arg(long, env = "PM_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// This node's name in a cluster, as the placement file names it (docs/scaling.md); needs
+    /// placement_file. Unset: a single node that owns every tenant.
+    // Read as text: `NodeName` checks it, so that an error names where the value came from.
+    #[arg(long, env = "PM_NODE_NAME", value_name = "NAME",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub node_name: Option<crate::cluster::NodeName>,
+    /// The cluster's placement file (HAProxy map syntax), shared with the router; needs
+    /// node_name.
+    #[arg(long, env = "PM_PLACEMENT_FILE", value_name = "FILE")]
+    pub placement_file: Option<PathBuf>,
+    /// Require `Authorization: Bearer <secret>` on /cluster/v1 (tenant moves); without it those
+    /// endpoints are off. Prefer the environment variable.
+    #[arg(
+        long,
+        env = "PM_CLUSTER_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    #[serde(serialize_with = "redacted")]
+    pub cluster_secret: Option<SecretString>,
 }
 
 /// The settings as the command line gives them: the file (`--config` or `PM_CONFIG`) and each
@@ -609,6 +629,13 @@ impl Config {
             .is_some_and(|t| t.expose_secret().is_empty())
         {
             bail!("metrics_token must not be empty");
+        }
+        if self
+            .cluster_secret
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().is_empty())
+        {
+            bail!("cluster_secret must not be empty");
         }
         if self.change_log_max_rows < 1 {
             bail!("change_log_max_rows must be at least 1");

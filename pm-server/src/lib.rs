@@ -2,6 +2,7 @@
 //! wiring; `main.rs` only parses the command line, sets up logging, binds and calls it.
 
 pub mod admin;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 mod guide;
@@ -93,6 +94,13 @@ pub async fn serve(
         .tenants_on_disk()?
         .iter()
         .any(|t| t.as_str() == demo::TENANT);
+    let cluster = match cluster::Settings::from_config(&config)? {
+        Some(settings) => Some(Arc::new(cluster::Cluster::load(
+            &settings,
+            shutdown.clone(),
+        )?)),
+        None => None,
+    };
     let connections = TaskTracker::new();
     let state = AppState {
         verifier: Arc::new(verifier),
@@ -108,8 +116,13 @@ pub async fn serve(
         metrics_token: config.metrics_token.clone(),
         api: Arc::new(rest::Api::new(&config)?),
         mcp: Arc::new(mcp::Mcp::new(&config)),
+        cluster,
     };
 
+    let placement_watch = state
+        .cluster
+        .clone()
+        .map(|cluster| tokio::spawn(cluster.watch(shutdown.clone())));
     let maintenance = tokio::spawn(maintenance::run(
         Arc::clone(&tenants),
         config.retention(),
@@ -152,6 +165,11 @@ pub async fn serve(
     // The listener is closed; connections saw the same cancellation and are closing.
     connections.close();
     connections.wait().await;
+    if let Some(watch) = placement_watch
+        && let Err(e) = watch.await
+    {
+        tracing::error!(error = %e, "the placement watch failed");
+    }
     // Rounds that panic are caught inside; the supervising loop itself failing is a bug to see.
     if let Err(e) = maintenance.await {
         tracing::error!(error = %e, "the maintenance task failed");

@@ -64,6 +64,35 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         from: std::path::PathBuf,
     },
+    /// Move one tenant to another node of a cluster: freeze it on its node, copy its database
+    /// (keeping its history) to the target, flip the placement file and update HAProxy's map.
+    /// The cluster secret comes from PM_CLUSTER_SECRET (docs/scaling.md).
+    MoveTenant {
+        /// The tenant to move.
+        #[arg(long)]
+        tenant: String,
+        /// The node to move it to.
+        #[arg(long)]
+        to: String,
+        /// The placement file (HAProxy's map file) to flip.
+        #[arg(long, value_name = "FILE")]
+        placement: std::path::PathBuf,
+        /// A node's own URL, as NAME=URL (e.g. node1=http://10.0.0.1:8080); give at least the
+        /// current owner and the target.
+        #[arg(long = "node", value_name = "NAME=URL", required = true)]
+        nodes: Vec<String>,
+        /// HAProxy's runtime API (stats socket with level admin): a Unix socket path or
+        /// host:port. Its map is updated in memory, without a reload.
+        #[arg(long, value_name = "SOCKET")]
+        haproxy_socket: Option<String>,
+        /// The map's name in HAProxy's configuration [default: the --placement path].
+        #[arg(long, value_name = "NAME")]
+        haproxy_map: Option<String>,
+        /// A command run with `sh -c` after the flip (e.g. a router reload, or copying the
+        /// placement file to other machines).
+        #[arg(long, value_name = "COMMAND")]
+        reload_command: Option<String>,
+    },
     /// Print the OpenAPI 3.1 document of the REST API (as served at /api/v1/openapi.json).
     Openapi,
     /// Print a token signed with the server's key, for a person or a script to sign in with.
@@ -141,6 +170,50 @@ fn main() -> anyhow::Result<()> {
                 from.display(),
                 restored.head_seq,
                 restored.history_epoch
+            );
+            Ok(())
+        }
+        Command::MoveTenant {
+            tenant,
+            to,
+            placement,
+            nodes,
+            haproxy_socket,
+            haproxy_map,
+            reload_command,
+        } => {
+            use pm_server::cluster::NodeName;
+            let secret = std::env::var("PM_CLUSTER_SECRET")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .context("PM_CLUSTER_SECRET: the cluster secret is required")?;
+            let nodes = nodes
+                .iter()
+                .map(|pair| {
+                    let (name, url) = pair
+                        .split_once('=')
+                        .with_context(|| format!("--node {pair:?}: expected NAME=URL"))?;
+                    let name = NodeName::parse(name).map_err(|e| anyhow::anyhow!("--node: {e}"))?;
+                    anyhow::Ok((name, url.to_owned()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let request = pm_server::cluster::mover::Move {
+                tenant: TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?,
+                to: NodeName::parse(&to).map_err(|e| anyhow::anyhow!("--to: {e}"))?,
+                placement_file: placement,
+                nodes,
+                secret: secret.into(),
+                haproxy_socket,
+                haproxy_map,
+                reload_command,
+            };
+            init_logging(LogFormat::Text, "warn")?;
+            let moved = tokio::runtime::Runtime::new()?
+                .block_on(pm_server::cluster::mover::move_tenant(&request))?;
+            println!(
+                "moved tenant {tenant} from {} to {to} at seq {} (history epoch {} kept); \
+                 the old copy is at {} on {}",
+                moved.from, moved.head_seq, moved.history_epoch, moved.kept, moved.from
             );
             Ok(())
         }

@@ -35,6 +35,7 @@ pub struct Exporter {
     connections_open: Gauge,
     connection_tenants: Gauge,
     open_tenant_databases: Gauge,
+    reads_begun: Gauge,
 }
 
 impl Exporter {
@@ -47,6 +48,7 @@ impl Exporter {
             connections_open: Gauge::default(),
             connection_tenants: Gauge::default(),
             open_tenant_databases: Gauge::default(),
+            reads_begun: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -68,6 +70,12 @@ impl Exporter {
             "pm_open_tenant_databases",
             "Tenant databases open now",
             exporter.open_tenant_databases.clone(),
+        );
+        registry.register(
+            "pm_database_reads_begun",
+            "Reads begun on tenant databases since the server started (a 304 answered from \
+             memory begins none)",
+            exporter.reads_begun.clone(),
         );
         Self {
             registry,
@@ -122,7 +130,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 /// Whether `given` is the metrics token, compared in constant time: digests of both (so not even
 /// the length is compared directly), then `subtle`'s constant-time equality.
-fn same_token(given: Option<&str>, expected: &str) -> bool {
+pub(crate) fn same_token(given: Option<&str>, expected: &str) -> bool {
     let Some(given) = given else {
         return false;
     };
@@ -141,6 +149,9 @@ fn text(state: &AppState) -> String {
     exporter
         .open_tenant_databases
         .set(gauge(state.tenants.open_count()));
+    exporter
+        .reads_begun
+        .set(i64::try_from(state.tenants.reads_begun()).unwrap_or(i64::MAX));
     let mut out = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &exporter.registry) {
         tracing::error!(error = %e, "the metrics could not be encoded");

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::rest::{self, activity, change, llm, openapi, project, sprint, work_item};
 use crate::state::AppState;
-use crate::{mcp, metrics, web, ws};
+use crate::{cluster, mcp, metrics, web, ws};
 
 /// The public routes. `/metrics` is among them unless it is served on its own address. Every other
 /// path goes to the web client.
@@ -34,6 +34,14 @@ pub fn router(state: AppState, with_metrics: bool, web_assets: web::WebAssets) -
     }
     if with_metrics {
         router = router.route("/metrics", get(metrics::render));
+    }
+    // In a cluster: another node's tenants are refused before any handler runs.
+    router = router.route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        cluster::guard,
+    ));
+    if state.cluster.as_ref().is_some_and(|c| c.secret().is_some()) {
+        router = router.merge(cluster::admin::routes(&state));
     }
     router
         .route_layer(middleware::from_fn_with_state(

@@ -24,4 +24,6 @@ pub struct AppState {
     pub api: Arc<crate::rest::Api>,
     /// The MCP endpoint's switches and rate limiter.
     pub mcp: Arc<crate::mcp::Mcp>,
+    /// This node's view of the cluster; `None` for a single node, which owns every tenant.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }

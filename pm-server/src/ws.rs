@@ -1,5 +1,8 @@
 //! The WebSocket upgrade (authenticate, admit, then hand over to pm-ws) and the probes.
 
+use std::sync::Arc;
+
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
@@ -22,6 +25,7 @@ fn error(status: StatusCode, code: &str, message: &str) -> Response {
 
 pub async fn upgrade(
     State(state): State<AppState>,
+    ticket: Option<Extension<crate::cluster::Ticket>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -73,10 +77,22 @@ pub async fn upgrade(
     if pm_auth::offers_protocol(protocols) {
         ws = ws.protocols([pm_auth::PROTOCOL_NAME]);
     }
-    let realtime = state.realtime.clone();
+    // In a cluster the connection ends (going away) when its tenant moves to another node, and
+    // holds the tenant's ticket until then so the move waits for it.
+    let realtime = match &ticket {
+        Some(Extension(ticket)) => Arc::new(pm_ws::Realtime {
+            service: Arc::clone(&state.realtime.service),
+            limits: state.realtime.limits.clone(),
+            shutdown: ticket.stop.clone(),
+        }),
+        None => state.realtime.clone(),
+    };
     let tracker = state.connections.clone();
     ws.on_upgrade(move |socket| {
-        tracker.track_future(pm_ws::connection::serve(socket, identity, realtime, permit))
+        tracker.track_future(async move {
+            pm_ws::connection::serve(socket, identity, realtime, permit).await;
+            drop(ticket);
+        })
     })
 }
 

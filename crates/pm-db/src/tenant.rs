@@ -63,6 +63,8 @@ pub struct TenantDb {
     epoch: Mutex<String>,
     /// Milliseconds since the manager's epoch at the last `open` that returned this database.
     last_used: AtomicI64,
+    /// The manager's count of reads begun (see [`TenantManager::reads_begun`]).
+    reads: Arc<AtomicU64>,
 }
 
 impl TenantDb {
@@ -90,11 +92,13 @@ impl TenantDb {
 
     /// The pool for reads. Readers see the last committed state (WAL snapshot isolation).
     pub fn reader(&self) -> &SqlitePool {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         &self.reader
     }
 
     /// Begins a read transaction: every query in it sees one consistent snapshot.
     pub async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(self.reader.begin().await?)
     }
 
@@ -192,6 +196,8 @@ pub struct TenantManager {
     slots: Mutex<HashMap<TenantId, Slot>>,
     epoch: Instant,
     opens: AtomicU64,
+    /// Reads begun on any of its databases ([`TenantDb::begin_read`], [`TenantDb::reader`]).
+    reads: Arc<AtomicU64>,
 }
 
 impl TenantManager {
@@ -201,6 +207,7 @@ impl TenantManager {
             slots: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
             opens: AtomicU64::new(0),
+            reads: Arc::default(),
         }
     }
 
@@ -258,6 +265,12 @@ impl TenantManager {
         self.opens.load(Ordering::Relaxed)
     }
 
+    /// How many reads (read transactions or reader-pool uses) were begun on the tenant databases
+    /// since start: what proves that a request was answered without reading SQLite.
+    pub fn reads_begun(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
     /// Closes every open database that nobody holds and that was not used for `idle_timeout`.
     /// Returns how many were closed.
     pub async fn close_idle(&self) -> usize {
@@ -281,6 +294,29 @@ impl TenantManager {
                 .collect()
         };
         close_all(&all).await;
+    }
+
+    /// Closes one tenant's database if it is open and nobody holds it (before its files are moved
+    /// away). Returns whether the tenant is closed now: `false` while someone still holds it.
+    pub async fn close(&self, tenant: &TenantId) -> bool {
+        let victim = {
+            let mut slots = self.lock();
+            match slots.get(tenant) {
+                None => return true,
+                Some(slot) => {
+                    let unheld = Arc::strong_count(slot) == 1
+                        && slot.get().is_none_or(|db| Arc::strong_count(db) == 1);
+                    if !unheld {
+                        return false;
+                    }
+                }
+            }
+            slots.remove(tenant).and_then(|slot| slot.get().cloned())
+        };
+        if let Some(db) = victim {
+            close_all(&[db]).await;
+        }
+        true
     }
 
     /// Checks that a database can be created and queried under the data directory, without
@@ -370,6 +406,7 @@ impl TenantManager {
             reader,
             epoch: Mutex::new(epoch),
             last_used: AtomicI64::new(self.now_ms()),
+            reads: Arc::clone(&self.reads),
         }))
     }
 

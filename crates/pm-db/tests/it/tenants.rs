@@ -116,6 +116,24 @@ async fn a_tenant_in_use_is_never_closed_under_its_holder() {
 }
 
 #[tokio::test]
+async fn one_tenant_is_closed_on_request_only_when_nobody_holds_it() {
+    let store = TestStore::new();
+    let held = store.tenant("held").await;
+    drop(store.tenant("other").await);
+    let id = |s: &str| pm_core::TenantId::parse(s).unwrap();
+    assert!(
+        !store.tenants.close(&id("held")).await,
+        "a held tenant stays open"
+    );
+    assert!(store.tenants.close(&id("other")).await);
+    assert!(store.tenants.close(&id("never-opened")).await);
+    assert_eq!(store.tenants.open_count(), 1);
+    drop(held);
+    assert!(store.tenants.close(&id("held")).await);
+    assert_eq!(store.tenants.open_count(), 0);
+}
+
+#[tokio::test]
 async fn idle_tenants_are_closed_and_reopen_cleanly() {
     let store = TestStore::with(|c| c.idle_timeout = Duration::ZERO);
     let db = store.tenant("idle").await;
