@@ -118,6 +118,9 @@ pub struct Config {
     /// Close a tenant database unused for this many seconds.
     #[arg(long, env = "PM_TENANT_IDLE_SECS", default_value_t = 600)]
     pub tenant_idle_secs: u64,
+    /// Connections in each open tenant's read pool (reads, snapshots, subscription checks).
+    #[arg(long, env = "PM_READ_POOL_SIZE", default_value_t = 4)]
+    pub read_pool_size: u32,
     /// Change-log entries kept per tenant for resuming clients.
     #[arg(long, env = "PM_CHANGE_LOG_MAX_ROWS", default_value_t = 100_000)]
     pub change_log_max_rows: i64,
@@ -597,6 +600,7 @@ impl Config {
                 self.max_connections_per_tenant,
             ),
             ("max_open_tenants", self.max_open_tenants),
+            ("read_pool_size", self.read_pool_size as usize),
             (
                 "api_requests_per_second",
                 self.api_requests_per_second as usize,
@@ -692,6 +696,20 @@ mod tests {
         let (ours, theirs) = (config.retention(), pm_ws::Retention::default());
         assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
         assert_eq!(config.listen.0, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(
+            config.read_pool_size,
+            pm_db::StorageConfig::new("data").read_connections,
+            "the read pool's size"
+        );
+    }
+
+    #[test]
+    fn the_read_pool_size_is_a_setting_and_cannot_be_zero() {
+        let args = ConfigArgs::from_flags(["--read-pool-size", "12"]).unwrap();
+        assert_eq!(Config::resolve(&args, None).unwrap().read_pool_size, 12);
+        let args = ConfigArgs::from_flags(["--read-pool-size", "0"]).unwrap();
+        let err = Config::resolve(&args, None).unwrap_err().to_string();
+        assert!(err.contains("read_pool_size"), "{err}");
     }
 
     #[test]

@@ -71,6 +71,7 @@ pub async fn serve(
     let mut storage = StorageConfig::new(&config.data_dir);
     storage.max_open_tenants = config.max_open_tenants;
     storage.idle_timeout = Duration::from_secs(config.tenant_idle_secs);
+    storage.read_connections = config.read_pool_size;
     let tenants = Arc::new(TenantManager::new(storage));
     let metrics = Arc::new(Metrics::default());
     let hubs = Arc::new(Hubs::new(Arc::clone(&metrics)));

@@ -2,22 +2,25 @@
 //! the token's expiry, the heartbeat tick, the outbound queue and inbound frames.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
+use futures_util::SinkExt;
 use pm_auth::Identity;
 use pm_core::{ProjectId, Timestamp};
 use pm_proto::pb::{self, client_message::Command, server_message};
-use tokio::sync::mpsc;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::admission::Permit;
 use crate::hub::{ConnSignal, Hub, Outbound, encode_server};
+use crate::outbox;
 use crate::rate::TokenBucket;
 use crate::service::Outcome;
 use crate::subscription::ConnId;
@@ -35,6 +38,10 @@ const RECONNECT_AFTER_MS: u32 = 1_000;
 /// How long the server waits for the client's close frame after sending its own. A live client
 /// answers within a round trip; one that does not answer delays a shutdown by at most this much.
 const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// At most this many queued frames are written with one flush: a batch also ends when the queue is
+/// empty, and a long backlog still lets the loop look at its other branches between batches.
+const MAX_BATCH: usize = 64;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -54,7 +61,9 @@ pub async fn serve(socket: WebSocket, identity: Identity, realtime: Arc<Realtime
         realtime.service.metrics().connections_total.inc();
         tracing::debug!("connected");
         let tenant = identity.tenant.clone();
-        match realtime.service.hub(&tenant).await {
+        // Boxed, like every await that runs once or rarely: the connection's future is as large
+        // as the largest future it awaits inline, and lives as long as the connection.
+        match Box::pin(realtime.service.hub(&tenant)).await {
             Ok(hub) => {
                 let mut c = Connection::new(conn, socket, identity, &realtime, hub);
                 c.run().await;
@@ -98,7 +107,7 @@ struct Connection<'a> {
     identity: Identity,
     realtime: &'a Realtime,
     hub: Arc<Hub>,
-    queue: mpsc::Receiver<Outbound>,
+    queue: outbox::Receiver,
     signal: Arc<ConnSignal>,
     /// Frames taken from the queue early (while ordering a reply) that must go out next.
     pending: VecDeque<Outbound>,
@@ -115,7 +124,7 @@ impl<'a> Connection<'a> {
         hub: Arc<Hub>,
     ) -> Self {
         let limits = &realtime.limits;
-        let (tx, queue) = mpsc::channel(limits.outbound_queue.max(1));
+        let (tx, queue) = outbox::outbox(limits.outbound_queue);
         let signal = Arc::new(ConnSignal::default());
         hub.join(
             id,
@@ -148,6 +157,11 @@ impl<'a> Connection<'a> {
 
     async fn run(&mut self) {
         let end = self.event_loop().await;
+        Box::pin(self.end(end)).await;
+    }
+
+    /// Sends the last frames `end` calls for.
+    async fn end(&mut self, end: End) {
         // Ends that tell the client to come back complete the close handshake, so the client
         // reads everything sent before the close frame (see `finish_close`).
         let handshake = matches!(end, End::Shutdown | End::TokenExpired);
@@ -198,8 +212,8 @@ impl<'a> Connection<'a> {
         .await;
     }
 
-    async fn event_loop(&mut self) -> End {
-        let limits = self.realtime.limits.clone();
+    async fn welcome(&mut self) -> Result<(), ()> {
+        let limits = &self.realtime.limits;
         let welcome = server_message::Message::Welcome(pb::Welcome {
             server_version: env!("CARGO_PKG_VERSION").to_owned(),
             tenant_id: self.identity.tenant.to_string(),
@@ -221,38 +235,57 @@ impl<'a> Connection<'a> {
                 .await
                 .unwrap_or_default(),
         });
-        if self.write(encode_server(welcome)).await.is_err() {
+        self.write(encode_server(welcome)).await
+    }
+
+    async fn event_loop(&mut self) -> End {
+        let (heartbeat, idle_timeout) = (
+            self.realtime.limits.heartbeat_interval,
+            self.realtime.limits.idle_timeout,
+        );
+        if Box::pin(self.welcome()).await.is_err() {
             return End::WriteFailed;
         }
-        let mut heartbeat = tokio::time::interval_at(
-            Instant::now() + limits.heartbeat_interval,
-            limits.heartbeat_interval,
-        );
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // One timer serves the heartbeat and the token's expiry, whichever comes first. The
+        // futures the loop waits on are made once (and remade only when they complete), not on
+        // every turn: a turn per delivered frame must not register and cancel waiters and timers.
         let expiry = token_deadline(self.identity.expires_at);
+        let mut next_beat = Instant::now() + heartbeat;
+        let timer = tokio::time::sleep_until(next_beat.min(expiry));
         let shutdown = self.realtime.shutdown.clone();
+        let cancelled = shutdown.cancelled();
         let signal = Arc::clone(&self.signal);
+        let overflowed = signal.overflowed();
+        tokio::pin!(timer, cancelled, overflowed);
         loop {
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => return End::Shutdown,
-                () = signal.overflowed() => {
-                    if self.resync_after_overflow().await.is_err() {
+                () = &mut cancelled => return End::Shutdown,
+                () = &mut overflowed => {
+                    overflowed.set(signal.overflowed());
+                    if Box::pin(self.resync_after_overflow()).await.is_err() {
                         return End::WriteFailed;
                     }
                 }
-                () = tokio::time::sleep_until(expiry) => return End::TokenExpired,
-                _ = heartbeat.tick() => {
-                    if self.last_seen.elapsed() > limits.idle_timeout {
-                        return End::Idle;
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if now >= expiry {
+                        return End::TokenExpired;
                     }
-                    if self.send(Message::Ping(Bytes::new())).await.is_err() {
-                        return End::WriteFailed;
+                    if now >= next_beat {
+                        // A late tick is not made up for: the next one is an interval away.
+                        next_beat = now + heartbeat;
+                        if self.last_seen.elapsed() > idle_timeout {
+                            return End::Idle;
+                        }
+                        if Box::pin(self.send(Message::Ping(Bytes::new()))).await.is_err() {
+                            return End::WriteFailed;
+                        }
                     }
+                    timer.as_mut().reset(next_beat.min(expiry));
                 }
                 out = next_outbound(&mut self.pending, &mut self.queue) => {
-                    let Some(out) = out else { return End::WriteFailed };
-                    if self.write(out.frame).await.is_err() {
+                    if Box::pin(self.write_queued(out)).await.is_err() {
                         return End::WriteFailed;
                     }
                 }
@@ -261,13 +294,15 @@ impl<'a> Connection<'a> {
                     match inbound {
                         None | Some(Ok(Message::Close(_))) => return End::ClientClosed,
                         Some(Ok(Message::Binary(frame))) => {
-                            if self.on_frame(&frame).await.is_err() {
+                            // Boxed: the idle loop's state must not be as large as the largest
+                            // command's future, for the whole life of the connection.
+                            if Box::pin(self.on_frame(&frame)).await.is_err() {
                                 return End::WriteFailed;
                             }
                         }
                         Some(Ok(Message::Text(_))) => {
                             let err = Error::InvalidMessage;
-                            if self.reply_error("", &err).await.is_err() {
+                            if Box::pin(self.reply_error("", &err)).await.is_err() {
                                 return End::WriteFailed;
                             }
                         }
@@ -289,7 +324,7 @@ impl<'a> Connection<'a> {
     /// queued (it is incomplete now) and tell the client to resync.
     async fn resync_after_overflow(&mut self) -> Result<(), ()> {
         self.pending.clear();
-        while self.queue.try_recv().is_ok() {}
+        self.queue.clear();
         let head_seq = self.hub.last_published();
         // Empty: every subscription ended.
         self.resync_project(String::new(), pb::ResyncReason::QueueOverflow, head_seq)
@@ -346,30 +381,31 @@ impl<'a> Connection<'a> {
         outcome: Outcome,
         hold_from: Option<u64>,
     ) -> Result<(), ()> {
-        while let Some(out) = self.pending.pop_front() {
-            self.write(out.frame).await?;
-        }
-        // Only what is queued now: a busy publisher must not keep the reply waiting.
+        let mut frames = self.take_before_reply(hold_from);
+        frames.push(encode_reply(request_id, outcome));
+        self.write_frames(frames).await
+    }
+
+    /// Takes the frames a reply must follow: those taken early, then what is queued now (only
+    /// that: a busy publisher must not keep the reply waiting), except events from sequence number
+    /// `hold_from` on, which stay pending behind the reply.
+    fn take_before_reply(&mut self, hold_from: Option<u64>) -> Vec<Bytes> {
+        let mut frames: Vec<Bytes> = self.pending.drain(..).map(|out| out.frame).collect();
         for _ in 0..self.queue.len() {
-            let Ok(out) = self.queue.try_recv() else {
+            let Some(out) = self.queue.try_recv() else {
                 break;
             };
             if hold_from.is_some_and(|from| out.seq >= from) {
                 self.pending.push_back(out);
                 // Everything behind it is newer still: hold it too.
-                while let Ok(out) = self.queue.try_recv() {
+                while let Some(out) = self.queue.try_recv() {
                     self.pending.push_back(out);
                 }
                 break;
             }
-            self.write(out.frame).await?;
+            frames.push(out.frame);
         }
-        let reply = server_message::Message::Reply(pb::Reply {
-            request_id: request_id.to_owned(),
-            events: outcome.events,
-            result: Some(outcome.result),
-        });
-        self.write(encode_server(reply)).await
+        frames
     }
 
     async fn reply_error(&mut self, request_id: &str, error: &Error) -> Result<(), ()> {
@@ -381,7 +417,7 @@ impl<'a> Connection<'a> {
         // published in between makes the hub refuse, and the check runs again on a newer snapshot
         // (which then fails, unless the user was re-added meanwhile).
         let mut attempts = 0;
-        let (project, epoch, live_from, viewers) = loop {
+        let (project, epoch, live_from) = loop {
             attempts += 1;
             let (project, epoch, checked_at) = match self
                 .realtime
@@ -393,7 +429,7 @@ impl<'a> Connection<'a> {
                 Err(e) => return self.reply_error(request_id, &e).await,
             };
             match self.hub.subscribe(self.id, project, checked_at) {
-                Some((live_from, viewers)) => break (project, epoch, live_from, viewers),
+                Some(live_from) => break (project, epoch, live_from),
                 None if attempts < MAX_SUBSCRIBE_CHECKS => continue,
                 None => {
                     let gone = Error::NotFound {
@@ -403,20 +439,24 @@ impl<'a> Connection<'a> {
                 }
             }
         };
+        // With `since`, live events of this project (after `live_from`) wait until the replay of
+        // the older ones has been written.
+        let hold_from = s.since.map(|_| live_from + 1);
+        let mut frames = self.take_before_reply(hold_from);
+        // Read after taking what precedes the reply: a presence message queued from now on
+        // follows the reply and continues from these viewers (see `Hub::viewers`).
         let subscribed = pb::Subscribed {
             project_id: project.to_string(),
             head_seq: live_from,
-            viewers,
+            viewers: self.hub.viewers(self.id, project),
             history_epoch: epoch.clone(),
         };
-        // With `since`, live events of this project (after `live_from`) wait until the replay of
-        // the older ones has been written.
         let outcome = Outcome {
             result: subscribed.into(),
             events: Vec::new(),
         };
-        let hold_from = s.since.map(|_| live_from + 1);
-        self.reply_holding(request_id, outcome, hold_from).await?;
+        frames.push(encode_reply(request_id, outcome));
+        self.write_frames(frames).await?;
         if let Some(since) = s.since {
             if s.history_epoch != epoch {
                 // `since` counts in another history (a restored backup reuses sequence numbers for
@@ -495,11 +535,12 @@ impl<'a> Connection<'a> {
                 }
             };
             let done = page.len() < usize::try_from(batch).unwrap_or(usize::MAX);
+            let mut frames = Vec::with_capacity(page.len());
             for event in page {
                 cursor = event.seq;
-                self.write(encode_server(server_message::Message::Event(event)))
-                    .await?;
+                frames.push(encode_server(server_message::Message::Event(event)));
             }
+            self.write_frames(frames).await?;
             if done || cursor >= until {
                 return Ok(());
             }
@@ -531,34 +572,113 @@ impl<'a> Connection<'a> {
     }
 
     async fn write(&mut self, frame: Bytes) -> Result<(), ()> {
-        self.metrics().frames_out.inc();
-        self.metrics().bytes_out.inc_by(frame.len() as u64);
-        self.send(Message::Binary(frame)).await
+        self.write_frames([frame]).await
+    }
+
+    /// Writes `first` and whatever else is ready to go (taken early, then queued), up to
+    /// [`MAX_BATCH`] frames, with one flush.
+    async fn write_queued(&mut self, first: Outbound) -> Result<(), ()> {
+        let (pending, queue) = (&mut self.pending, &mut self.queue);
+        let mut first = Some(first);
+        let mut taken = 0;
+        // A frame is taken from the queue only when it is written: one taken ahead and left
+        // unwritten at the end of the batch would be lost.
+        let frames = std::iter::from_fn(|| {
+            if taken == MAX_BATCH {
+                return None;
+            }
+            taken += 1;
+            first
+                .take()
+                .or_else(|| pending.pop_front())
+                .or_else(|| queue.try_recv())
+                .map(|out| out.frame)
+        });
+        write_bounded(
+            &mut self.socket,
+            self.realtime.limits.write_timeout,
+            frames,
+            self.realtime.service.metrics(),
+        )
+        .await
+    }
+
+    /// Writes frames with one flush (see [`write_bounded`]).
+    async fn write_frames(&mut self, frames: impl IntoIterator<Item = Bytes>) -> Result<(), ()> {
+        write_bounded(
+            &mut self.socket,
+            self.realtime.limits.write_timeout,
+            frames,
+            self.realtime.service.metrics(),
+        )
+        .await
     }
 
     async fn send(&mut self, message: Message) -> Result<(), ()> {
-        match tokio::time::timeout(
+        bounded(
             self.realtime.limits.write_timeout,
             self.socket.send(message),
         )
         .await
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(_)) => Err(()),
-            Err(_) => {
-                tracing::debug!("write timed out; the client stopped reading");
-                Err(())
-            }
-        }
     }
 }
 
-async fn next_outbound(
-    pending: &mut VecDeque<Outbound>,
-    queue: &mut mpsc::Receiver<Outbound>,
-) -> Option<Outbound> {
+fn encode_reply(request_id: &str, outcome: Outcome) -> Bytes {
+    encode_server(server_message::Message::Reply(pb::Reply {
+        request_id: request_id.to_owned(),
+        events: outcome.events,
+        result: Some(outcome.result),
+    }))
+}
+
+/// Feeds binary frames to the socket and flushes once: one `write` for a batch instead of one per
+/// frame. The counters are updated once per batch.
+async fn write_bounded(
+    socket: &mut WebSocket,
+    limit: Duration,
+    frames: impl IntoIterator<Item = Bytes>,
+    metrics: &Metrics,
+) -> Result<(), ()> {
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let write = async {
+        for frame in frames {
+            count += 1;
+            bytes += frame.len() as u64;
+            socket.feed(Message::Binary(frame)).await?;
+        }
+        socket.flush().await
+    };
+    let written = bounded(limit, write).await;
+    metrics.frames_out.inc_by(count);
+    metrics.bytes_out.inc_by(bytes);
+    written
+}
+
+/// Runs a write, bounded by `limit` only when it cannot finish at once: a write the socket's
+/// buffers take completes without arming a timer (the bounded queue already bounds what waits for
+/// it), and one a client stopped reading ends the connection after `limit`.
+async fn bounded(
+    limit: Duration,
+    write: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), ()> {
+    let mut write = std::pin::pin!(write);
+    let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+    let result = match first {
+        Poll::Ready(result) => result,
+        Poll::Pending => match tokio::time::timeout(limit, write).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::debug!("write timed out; the client stopped reading");
+                return Err(());
+            }
+        },
+    };
+    result.map_err(|_| ())
+}
+
+async fn next_outbound(pending: &mut VecDeque<Outbound>, queue: &mut outbox::Receiver) -> Outbound {
     match pending.pop_front() {
-        Some(out) => Some(out),
+        Some(out) => out,
         None => queue.recv().await,
     }
 }

@@ -25,6 +25,7 @@ mod limits;
 mod lookup;
 mod metrics;
 mod mutation;
+mod outbox;
 pub mod query;
 mod rate;
 pub mod read;

@@ -27,6 +27,7 @@ type Handler<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 pub(crate) struct Read {
     pub conn: PoolConnection<Sqlite>,
     pub actor: Identity,
+    pub snapshots: Arc<sync::SnapshotCache>,
 }
 
 /// What a command produced: its reply and, for a mutation, the events it committed (already
@@ -82,6 +83,7 @@ pub struct Service {
     hubs: Arc<Hubs>,
     metrics: Arc<Metrics>,
     retention: Retention,
+    snapshots: Arc<sync::SnapshotCache>,
 }
 
 impl Service {
@@ -96,6 +98,7 @@ impl Service {
             hubs,
             metrics,
             retention,
+            snapshots: Arc::default(),
         }
     }
 
@@ -241,6 +244,7 @@ impl Service {
             let mut read = Read {
                 conn,
                 actor: actor.clone(),
+                snapshots: Arc::clone(&self.snapshots),
             };
             handler(&mut read).await
         };

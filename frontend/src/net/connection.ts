@@ -39,8 +39,10 @@ export interface SyncTarget {
   applyEvent(event: Event): void;
   /** The held copy can no longer be caught up (a resync is under way). */
   markStale(): void;
-  /** Who is viewing the project (from Subscribed and Presence). */
+  /** Who is viewing the project (from Subscribed). */
   setViewers?(viewers: string[]): void;
+  /** A change of who is viewing (from Presence), applied to the set `setViewers` started. */
+  applyPresence?(arrived: string[], departed: string[]): void;
 }
 
 export type ConnectionState = "connecting" | "live" | "reconnecting" | "offline" | "closed";
@@ -262,7 +264,7 @@ export class Connection {
         this.goingAwayDelayMs = m.value.reconnectAfterMs + Math.round(this.opts.random() * 250);
         return;
       case "presence":
-        this.targets.get(m.value.projectId)?.setViewers?.(m.value.viewers);
+        this.targets.get(m.value.projectId)?.applyPresence?.(m.value.arrived, m.value.departed);
         for (const l of this.presenceListeners) l(m.value);
         return;
       default:

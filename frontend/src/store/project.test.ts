@@ -297,3 +297,16 @@ describe("positions", () => {
     }
   });
 });
+
+describe("presence", () => {
+  it("starts from the subscription's viewers and applies each change, twice being the same as once", () => {
+    const s = new ProjectStore(P);
+    s.setViewers(["alice", "bob"]);
+    s.applyPresence(["carol"], ["bob"]);
+    expect(s.viewers).toEqual(["alice", "carol"]);
+    s.applyPresence(["carol"], ["bob"]);
+    expect(s.viewers).toEqual(["alice", "carol"]);
+    s.applyPresence([], ["alice", "carol"]);
+    expect(s.viewers).toEqual([]);
+  });
+});

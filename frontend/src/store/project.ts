@@ -132,6 +132,14 @@ export class ProjectStore implements SyncTarget {
     this.changed();
   }
 
+  /** Applying the same change twice changes nothing, as the protocol requires. */
+  applyPresence(arrived: string[], departed: string[]): void {
+    const viewers = new Set(this.viewers);
+    for (const user of departed) viewers.delete(user);
+    for (const user of arrived) viewers.add(user);
+    this.setViewers([...viewers].sort());
+  }
+
   markStale(): void {
     // Keep showing what we hold; events arriving before the next snapshot are buffered.
     this.hasSnapshot = false;

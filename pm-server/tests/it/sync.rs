@@ -1098,3 +1098,106 @@ async fn readers_that_drop_and_resume_at_random_converge_on_the_snapshot_without
         assert!(reader.resumes > 0, "{} never resumed", reader.name);
     }
 }
+
+#[tokio::test]
+async fn a_repeated_snapshot_checks_each_callers_access_and_shows_every_change() {
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    alice
+        .add_member(&project, "bob", pb::ProjectRole::Viewer)
+        .await;
+    let item = alice
+        .create_item(&project, pb::WorkItemType::Task, "First")
+        .await;
+    let get = || pb::GetSnapshot {
+        project_id: project.id.clone(),
+    };
+    let first = alice.ok(get()).await;
+    let mut bob = app.editor("bob").await;
+    assert_eq!(bob.ok(get()).await, first, "the same for every reader");
+    // Nothing changed since the snapshot was made, but carol may not read the project.
+    let mut carol = app.editor("carol").await;
+    assert_eq!(
+        carol.err(get()).await.code,
+        i32::from(pb::ErrorCode::NotFound)
+    );
+
+    let (renamed, _) = commit(
+        &mut alice,
+        pb::UpdateWorkItem {
+            work_item_id: item.id.clone(),
+            version: item.version,
+            title: Some("Renamed".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let second = bob.ok(get()).await;
+    assert!(second.seq > first.seq);
+    assert_eq!(second.work_items, vec![renamed.work_item.unwrap()]);
+    alice
+        .ok(pb::RemoveMember {
+            project_id: project.id.clone(),
+            user_id: "bob".into(),
+        })
+        .await;
+    alice.ok(get()).await;
+    assert_eq!(
+        bob.err(get()).await.code,
+        i32::from(pb::ErrorCode::NotFound)
+    );
+}
+
+#[tokio::test]
+async fn a_change_of_many_events_reaches_a_subscriber_whole_and_in_order() {
+    // Completing a sprint moves each of its open items out in one transaction: one publish of
+    // many events at once, more than a connection writes in one batch.
+    let app = TestApp::spawn().await;
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project("WEB").await;
+    let sprint = alice
+        .ok(pb::CreateSprint {
+            project_id: project.id.clone(),
+            name: "Sprint 1".into(),
+            ..Default::default()
+        })
+        .await
+        .sprint
+        .unwrap();
+    for i in 0..200 {
+        alice
+            .ok(pb::CreateWorkItem {
+                sprint_id: Some(sprint.id.clone()),
+                ..create(&project, &format!("Item {i}"))
+            })
+            .await;
+    }
+    let started = alice
+        .ok(pb::StartSprint {
+            sprint_id: sprint.id.clone(),
+            version: sprint.version,
+        })
+        .await
+        .sprint
+        .unwrap();
+    let mut watcher = app.client("acme", "boss", TenantRole::Admin).await;
+    watcher.subscribe(&project.id).await;
+
+    let (_, events) = commit(
+        &mut alice,
+        pb::CompleteSprint {
+            sprint_id: sprint.id.clone(),
+            version: started.version,
+            move_open_items_to: None,
+        },
+    )
+    .await;
+    assert!(events.len() > 200, "{} events", events.len());
+    let expected: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    let mut received = Vec::new();
+    while received.len() < expected.len() {
+        received.push(watcher.next_event().await.seq);
+    }
+    assert_eq!(received, expected);
+}

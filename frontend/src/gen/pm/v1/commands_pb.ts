@@ -159,7 +159,8 @@ export type Subscribed = Message<"pm.v1.Subscribed"> & {
   headSeq: bigint;
 
   /**
-   * Who is viewing the project right now (user ids), this connection included.
+   * Who is viewing the project (user ids, sorted), this connection's user included; the `Presence`
+   * messages that follow continue from this set.
    *
    * @generated from field: repeated string viewers = 3;
    */
