@@ -31,4 +31,4 @@ pub use error::{Conflict, Error, Result};
 pub use sqlx::pool::PoolConnection;
 pub use sqlx::{Connection, SqliteConnection};
 pub use sqlx::{Sqlite, Transaction};
-pub use tenant::{StorageConfig, TenantDb, TenantManager, WriteTx, begin_immediate};
+pub use tenant::{Checkpoint, StorageConfig, TenantDb, TenantManager, WriteTx, begin_immediate};

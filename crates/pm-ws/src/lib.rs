@@ -20,6 +20,7 @@ mod admission;
 pub mod commands;
 pub mod connection;
 mod error;
+mod group_commit;
 mod hub;
 mod limits;
 mod lookup;
