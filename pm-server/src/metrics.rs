@@ -35,6 +35,7 @@ pub struct Exporter {
     connections_open: Gauge,
     connection_tenants: Gauge,
     open_tenant_databases: Gauge,
+    wal_checkpoints: Counter,
 }
 
 impl Exporter {
@@ -47,6 +48,7 @@ impl Exporter {
             connections_open: Gauge::default(),
             connection_tenants: Gauge::default(),
             open_tenant_databases: Gauge::default(),
+            wal_checkpoints: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -68,6 +70,11 @@ impl Exporter {
             "pm_open_tenant_databases",
             "Tenant databases open now",
             exporter.open_tenant_databases.clone(),
+        );
+        registry.register(
+            "pm_wal_checkpoints",
+            "WAL checkpoints run (off the commit path), over all tenants",
+            exporter.wal_checkpoints.clone(),
         );
         Self {
             registry,
@@ -141,6 +148,11 @@ fn text(state: &AppState) -> String {
     exporter
         .open_tenant_databases
         .set(gauge(state.tenants.open_count()));
+    // Counted by the storage; brought up to date (it only grows, so concurrent scrapes agree).
+    exporter.wal_checkpoints.inner().fetch_max(
+        state.tenants.checkpoints_performed(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let mut out = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &exporter.registry) {
         tracing::error!(error = %e, "the metrics could not be encoded");

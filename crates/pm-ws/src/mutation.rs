@@ -1,6 +1,7 @@
-//! The unit of work of every mutation: one `IMMEDIATE` transaction holding the data change, its
-//! field-level activity rows, its change-log entries (with their sequence numbers) and, when the
-//! command succeeds, the idempotency record. Nothing is published before it commits.
+//! The unit of work of every mutation: inside an `IMMEDIATE` transaction (its own savepoint when
+//! it shares the transaction with other commands, see [`crate::group_commit`]), the data change,
+//! its field-level activity rows, its change-log entries (with their sequence numbers) and, when
+//! the command succeeds, the idempotency record. Nothing is published before it commits.
 
 use pm_auth::Identity;
 use pm_core::{ActivityAction, ChangeKind, EntityKind, ProjectId, RequestId, Timestamp};
