@@ -91,6 +91,7 @@ async fn one(
         .await?
     };
     settle(pm.pid, &mut result).await;
+    let batches_before = batches(&pm.http_base).await;
     let window = Window::start(pm.pid)?;
     let deadline = Instant::now() + duration;
     let tasks: Vec<_> = writers
@@ -105,6 +106,7 @@ async fn one(
         latencies.merge(&l);
     }
     let (server, generator) = window.finish()?;
+    let batches_after = batches(&pm.http_base).await;
     env.stop_servers().await;
 
     let sqlite = env
@@ -130,6 +132,11 @@ async fn one(
     }
     result.detail("pm_writes", ops as f64);
     result.detail("sqlite_transactions", sqlite.ops as f64);
+    if let (Some(before), Some(after)) = (batches_before, batches_after) {
+        let (transactions, commands) = (after.0 - before.0, after.1 - before.1);
+        result.detail("write_transactions", transactions);
+        result.detail("commands_per_transaction", commands / transactions.max(1.0));
+    }
     result.pm_server = server;
     result.baseline_server = Some(crate::system::Usage {
         cpu_s: sqlite.cpu_s,
@@ -157,4 +164,23 @@ async fn write_loop(mut w: Writer, deadline: Instant) -> anyhow::Result<(u64, La
         ops += 1;
     }
     Ok((ops, latencies))
+}
+
+/// Write transactions committed so far and the commands they held, from the batch-size histogram
+/// of pm's `/metrics` (group commit); `None` when the server does not serve it there.
+async fn batches(http_base: &str) -> Option<(f64, f64)> {
+    let body = reqwest::get(format!("{http_base}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let value = |name: &str| {
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+    };
+    Some((
+        value("pm_write_batch_commands_count")?,
+        value("pm_write_batch_commands_sum")?,
+    ))
 }
