@@ -80,6 +80,9 @@ pub struct TenantDb {
     wal_truncate_bytes: u64,
     /// A background checkpoint is running (at most one per tenant).
     checkpointing: AtomicBool,
+    /// The WAL file's size when the last background checkpoint started; 0 once SQLite has
+    /// started the WAL over (and cut the file back) since.
+    checkpointed_at: AtomicU64,
     /// Checkpoints run, over all tenants (shared with the manager).
     checkpoints: Arc<AtomicU64>,
 }
@@ -187,12 +190,23 @@ impl TenantDb {
     /// Called after every commit: when the WAL file has grown past `wal_checkpoint_bytes`, starts
     /// a checkpoint in the background (unless one is running) and returns it. The commit itself
     /// never waits for it.
+    ///
+    /// While commits keep coming, SQLite cannot start the WAL over (a commit lands while the
+    /// checkpoint copies), so the file keeps growing past the bound; the next checkpoint then
+    /// starts only once another `wal_checkpoint_bytes` were written, not after every commit.
     pub fn committed(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
-        if self.wal_size() <= self.wal_checkpoint_bytes
+        let size = self.wal_size();
+        let last = self.checkpointed_at.load(Ordering::Relaxed);
+        // The file only shrinks when SQLite started the WAL over: a new cycle.
+        let last = if size < last { 0 } else { last };
+        if size <= self.wal_checkpoint_bytes
+            || size < last.saturating_add(self.wal_checkpoint_bytes)
             || self.checkpointing.swap(true, Ordering::AcqRel)
         {
+            self.checkpointed_at.store(last, Ordering::Relaxed);
             return None;
         }
+        self.checkpointed_at.store(size, Ordering::Relaxed);
         let db = Arc::clone(self);
         Some(tokio::spawn(async move {
             if let Err(e) = db.checkpoint().await {
@@ -417,6 +431,9 @@ impl TenantManager {
             .busy_timeout(self.config.busy_timeout)
             // Checkpoints run off the commit path (see `TenantDb::committed`), not inside it.
             .pragma("wal_autocheckpoint", "0")
+            // Each command of a group commit runs in a savepoint, whose journal (the pages it
+            // changed, as they were) is a temporary file by default: one `pwrite` per page.
+            .pragma("temp_store", "memory")
             .pragma(
                 "journal_size_limit",
                 self.config.wal_checkpoint_bytes.to_string(),
@@ -447,6 +464,7 @@ impl TenantManager {
             wal_checkpoint_bytes: self.config.wal_checkpoint_bytes,
             wal_truncate_bytes: self.config.wal_truncate_bytes,
             checkpointing: AtomicBool::new(false),
+            checkpointed_at: AtomicU64::new(0),
             checkpoints: Arc::clone(&self.checkpoints),
             path,
             writer,
