@@ -1,28 +1,75 @@
 //! One typed configuration, resolved from (lowest to highest precedence) built-in defaults, an
-//! optional TOML file, `PM_*` environment variables and command-line flags. Environment variables
-//! and flags arrive together through clap (a flag wins over its variable).
+//! optional TOML file, `PM_*` environment variables and command-line flags.
+//!
+//! Every setting is declared once, as a field of [`Config`]:
+//!
+//! ```text
+//! /// Connections in a tenant's read pool.            <- the `--help` text
+//! #[arg(long, env = "PM_READ_POOL_SIZE", default_value_t = 4)]
+//! pub read_pool_size: u32,
+//! ```
+//!
+//! From that one field come the flag (`--read-pool-size`, with its variable and default in
+//! `--help`), the variable, the TOML key (the field's name), the default and the line
+//! `pm-server config` prints. clap declares and checks flags and variables; [`ConfigArgs`] records
+//! which setting came from which of them; `figment` layers defaults, the file and those values and
+//! deserializes them into `Config` (with serde), so a bad value's error names the setting and where
+//! it came from (`PM_LISTEN: …`, `--listen: …`, `/etc/pm/pm.toml: listen: …`).
+//!
+//! To add a setting:
+//! - add the field as above: `default_value_t` (or `default_value` for text) for a setting with a
+//!   default, `Option<T>` for one that may be unset; a type of ours needs `Deserialize` and
+//!   `Serialize` (see [`Address`], [`JwtAlgorithm`]);
+//! - a secret is an `Option<SecretString>` with `hide_env_values = true` and
+//!   `#[serde(serialize_with = "redacted")]`, so that neither `Debug` nor `pm-server config` show it;
+//! - refuse values that cannot work in [`Config::validate`], naming the setting;
+//! - add it to the table in `docs/deployment.md` and to `deploy/pm.toml` (tests compare both with
+//!   the settings declared here).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, ValueEnum};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use secrecy::{ExposeSecret, SecretSlice, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Settings shared by every subcommand that touches the server's data or keys.
-#[derive(Debug, Clone, Args, Default)]
-pub struct ConfigArgs {
-    /// TOML configuration file; its settings are overridden by PM_* variables and flags.
-    #[arg(long, env = "PM_CONFIG", value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Directory holding tenant databases and the development signing key [default: ./data].
-    #[arg(long, env = "PM_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Token algorithm: HS256 (shared secret) or RS256 (PEM public key) [default: HS256].
-    #[arg(long, env = "PM_JWT_ALGORITHM", value_name = "ALG")]
-    pub jwt_algorithm: Option<String>,
+/// The resolved, validated configuration: every setting, by the name the TOML file, the
+/// `PM_*` variable and the flag are made from.
+///
+/// It derives clap's `Args` for the declarations (flags, variables, defaults, help) only: values
+/// are read through [`ConfigArgs`] and [`Config::resolve`], never with `FromArgMatches` (address
+/// settings are read by clap as text, which that would not turn into an [`Address`]).
+#[derive(Debug, Clone, Args, Deserialize, Serialize)]
+// No argument group: the subcommands' own groups are named after them (`config` among them).
+#[group(skip)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on, IP:PORT or HOST:PORT (e.g. localhost:9000).
+    // Read as text: `Address` resolves it, so that an error names where the value came from.
+    #[arg(long, env = "PM_LISTEN", value_name = "ADDR", default_value = "127.0.0.1:8080",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub listen: Address,
+    /// Directory holding tenant databases and the development signing key.
+    #[arg(long, env = "PM_DATA_DIR", value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Token algorithm: HS256 (shared secret) or RS256 (PEM public key).
+    #[arg(
+        long,
+        env = "PM_JWT_ALGORITHM",
+        value_name = "ALG",
+        default_value = "HS256"
+    )]
+    pub jwt_algorithm: JwtAlgorithm,
+    /// The HS256 secret, from PM_JWT_SECRET only (never a flag or the file, so it stays out of
+    /// `ps` and of files that get copied around).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub jwt_secret: Option<SecretSlice<u8>>,
     /// File holding the HS256 shared secret (at least 32 bytes). Without it (and without
     /// PM_JWT_SECRET) a development key is generated into the data directory.
     #[arg(long, env = "PM_JWT_SECRET_FILE", value_name = "FILE")]
@@ -33,75 +80,79 @@ pub struct ConfigArgs {
     /// PEM private key, so that `pm-server token` can sign RS256 tokens.
     #[arg(long, env = "PM_JWT_PRIVATE_KEY_FILE", value_name = "FILE")]
     pub jwt_private_key_file: Option<PathBuf>,
-    /// Clock leeway for token expiry and not-before, in seconds [default: 30].
-    #[arg(long, env = "PM_JWT_LEEWAY_SECS", value_name = "SECS")]
-    pub jwt_leeway_secs: Option<u64>,
-}
-
-/// Settings only the server reads.
-#[derive(Debug, Clone, Args, Default)]
-pub struct ServeArgs {
-    /// Address to listen on, IP:PORT or HOST:PORT (e.g. localhost:9000) [default: 127.0.0.1:8080].
-    #[arg(long, env = "PM_LISTEN", value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Largest inbound WebSocket frame in bytes [default: 1048576].
-    #[arg(long, env = "PM_MAX_FRAME_BYTES")]
-    pub max_frame_bytes: Option<usize>,
-    /// Sustained commands per second per connection [default: 50].
-    #[arg(long, env = "PM_COMMANDS_PER_SECOND")]
-    pub commands_per_second: Option<u32>,
-    /// Commands a connection may send in a burst [default: 100].
-    #[arg(long, env = "PM_COMMAND_BURST")]
-    pub command_burst: Option<u32>,
-    /// Server heartbeat (WebSocket ping) interval in milliseconds [default: 15000].
-    #[arg(long, env = "PM_HEARTBEAT_MS")]
-    pub heartbeat_ms: Option<u64>,
-    /// Close a connection silent for this many milliseconds [default: 45000].
-    #[arg(long, env = "PM_IDLE_TIMEOUT_MS")]
-    pub idle_timeout_ms: Option<u64>,
-    /// Frames queued per connection before it must resync [default: 1024].
-    #[arg(long, env = "PM_OUTBOUND_QUEUE")]
-    pub outbound_queue: Option<usize>,
-    /// Close a connection whose single write takes longer, in milliseconds [default: 10000].
-    #[arg(long, env = "PM_WRITE_TIMEOUT_MS")]
-    pub write_timeout_ms: Option<u64>,
-    /// Maximum open WebSocket connections [default: 15000].
-    #[arg(long, env = "PM_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
-    /// Maximum open WebSocket connections per tenant [default: 5000].
-    #[arg(long, env = "PM_MAX_CONNECTIONS_PER_TENANT")]
-    pub max_connections_per_tenant: Option<usize>,
-    /// Maximum tenant databases open at once [default: 256].
-    #[arg(long, env = "PM_MAX_OPEN_TENANTS")]
-    pub max_open_tenants: Option<usize>,
-    /// Close a tenant database unused for this many seconds [default: 600].
-    #[arg(long, env = "PM_TENANT_IDLE_SECS")]
-    pub tenant_idle_secs: Option<u64>,
-    /// Change-log entries kept per tenant for resuming clients [default: 100000].
-    #[arg(long, env = "PM_CHANGE_LOG_MAX_ROWS")]
-    pub change_log_max_rows: Option<i64>,
-    /// Change-log entries older than this many seconds are purged [default: 604800].
-    #[arg(long, env = "PM_CHANGE_LOG_MAX_AGE_SECS")]
-    pub change_log_max_age_secs: Option<u64>,
-    /// Replies to processed requests are kept this many seconds for retries [default: 86400].
-    #[arg(long, env = "PM_IDEMPOTENCY_MAX_AGE_SECS")]
-    pub idempotency_max_age_secs: Option<u64>,
-    /// How often maintenance (purges, WAL checkpoints, closing idle tenants) runs, in seconds
-    /// [default: 30].
-    #[arg(long, env = "PM_MAINTENANCE_INTERVAL_SECS")]
-    pub maintenance_interval_secs: Option<u64>,
+    /// Clock leeway for token expiry and not-before, in seconds.
+    #[arg(long, env = "PM_JWT_LEEWAY_SECS", value_name = "SECS",
+          default_value_t = pm_auth::DEFAULT_LEEWAY_SECS)]
+    pub jwt_leeway_secs: u64,
+    /// Largest inbound WebSocket frame in bytes.
+    #[arg(long, env = "PM_MAX_FRAME_BYTES", default_value_t = 1024 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Sustained commands per second per connection.
+    #[arg(long, env = "PM_COMMANDS_PER_SECOND", default_value_t = 50)]
+    pub commands_per_second: u32,
+    /// Commands a connection may send in a burst.
+    #[arg(long, env = "PM_COMMAND_BURST", default_value_t = 100)]
+    pub command_burst: u32,
+    /// Server heartbeat (WebSocket ping) interval in milliseconds.
+    #[arg(long, env = "PM_HEARTBEAT_MS", default_value_t = 15_000)]
+    pub heartbeat_ms: u64,
+    /// Close a connection silent for this many milliseconds (three missed heartbeats).
+    #[arg(long, env = "PM_IDLE_TIMEOUT_MS", default_value_t = 45_000)]
+    pub idle_timeout_ms: u64,
+    /// Frames queued per connection before it must resync.
+    #[arg(long, env = "PM_OUTBOUND_QUEUE", default_value_t = 1024)]
+    pub outbound_queue: usize,
+    /// Close a connection whose single write takes longer, in milliseconds.
+    #[arg(long, env = "PM_WRITE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub write_timeout_ms: u64,
+    /// Maximum open WebSocket connections (headroom under a 20,000 open-file limit for tenant
+    /// databases and logs).
+    #[arg(long, env = "PM_MAX_CONNECTIONS", default_value_t = 15_000)]
+    pub max_connections: usize,
+    /// Maximum open WebSocket connections per tenant.
+    #[arg(long, env = "PM_MAX_CONNECTIONS_PER_TENANT", default_value_t = 5_000)]
+    pub max_connections_per_tenant: usize,
+    /// Maximum tenant databases open at once.
+    #[arg(long, env = "PM_MAX_OPEN_TENANTS", default_value_t = 256)]
+    pub max_open_tenants: usize,
+    /// Close a tenant database unused for this many seconds.
+    #[arg(long, env = "PM_TENANT_IDLE_SECS", default_value_t = 600)]
+    pub tenant_idle_secs: u64,
+    /// Change-log entries kept per tenant for resuming clients.
+    #[arg(long, env = "PM_CHANGE_LOG_MAX_ROWS", default_value_t = 100_000)]
+    pub change_log_max_rows: i64,
+    /// Change-log entries older than this many seconds are purged (a week).
+    #[arg(long, env = "PM_CHANGE_LOG_MAX_AGE_SECS", default_value_t = 7 * 24 * 3600)]
+    pub change_log_max_age_secs: u64,
+    /// Replies to processed requests are kept this many seconds for retries (a day).
+    #[arg(long, env = "PM_IDEMPOTENCY_MAX_AGE_SECS", default_value_t = 24 * 3600)]
+    pub idempotency_max_age_secs: u64,
+    /// How often maintenance (purges, WAL checkpoints, closing idle tenants) runs, in seconds.
+    #[arg(long, env = "PM_MAINTENANCE_INTERVAL_SECS", default_value_t = 30)]
+    pub maintenance_interval_secs: u64,
     /// Seed the demo tenant (a realistic project) on start, unless it exists already.
     #[arg(long, env = "PM_DEMO")]
     pub demo: bool,
-    /// Log format: text (human-readable) or json [default: text].
-    #[arg(long, env = "PM_LOG_FORMAT", value_name = "FORMAT")]
-    pub log_format: Option<String>,
-    /// Log filter when RUST_LOG is not set, e.g. info or pm_ws=debug,info [default: info].
-    #[arg(long, env = "PM_LOG_LEVEL", value_name = "FILTER")]
-    pub log_level: Option<String>,
+    /// Log format: text (human-readable) or json.
+    #[arg(
+        long,
+        env = "PM_LOG_FORMAT",
+        value_name = "FORMAT",
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+    /// Log filter when RUST_LOG is not set, e.g. info or pm_ws=debug,info.
+    #[arg(
+        long,
+        env = "PM_LOG_LEVEL",
+        value_name = "FILTER",
+        default_value = "info"
+    )]
+    pub log_level: String,
     /// Serve /metrics on this address only (e.g. a private interface) instead of the main one.
-    #[arg(long, env = "PM_METRICS_LISTEN", value_name = "ADDR")]
-    pub metrics_listen: Option<String>,
+    #[arg(long, env = "PM_METRICS_LISTEN", value_name = "ADDR",
+          value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub metrics_listen: Option<Address>,
     /// Require `Authorization: Bearer <token>` on /metrics. Prefer the environment variable.
     #[arg(
         long,
@@ -109,7 +160,8 @@ pub struct ServeArgs {
         value_name = "TOKEN",
         hide_env_values = true
     )]
-    pub metrics_token: Option<String>,
+    #[serde(serialize_with = "redacted")]
+    pub metrics_token: Option<SecretString>,
     /// Browser origins allowed to call the REST API (CORS), comma-separated, e.g.
     /// https://pm.example.com [default: none: CORS off].
     #[arg(
@@ -118,120 +170,284 @@ pub struct ServeArgs {
         value_name = "ORIGINS",
         value_delimiter = ','
     )]
-    pub cors_allowed_origins: Option<Vec<String>>,
-    /// Sustained REST API requests per second per user [default: 20].
-    #[arg(long, env = "PM_API_REQUESTS_PER_SECOND")]
-    pub api_requests_per_second: Option<u32>,
-    /// REST API requests a user may send in a burst [default: 100].
-    #[arg(long, env = "PM_API_REQUEST_BURST")]
-    pub api_request_burst: Option<u32>,
-    /// Serve the MCP endpoint `/mcp` for LLM agents [default: true].
-    #[arg(long, env = "PM_MCP_ENABLED")]
-    pub mcp_enabled: Option<bool>,
-    /// Offer MCP write tools (to editors and admins) [default: true].
-    #[arg(long, env = "PM_MCP_WRITE_TOOLS")]
-    pub mcp_write_tools: Option<bool>,
-    /// Sustained MCP requests per second per user [default: 10].
-    #[arg(long, env = "PM_MCP_REQUESTS_PER_SECOND")]
-    pub mcp_requests_per_second: Option<u32>,
-    /// MCP requests a user may send in a burst [default: 50].
-    #[arg(long, env = "PM_MCP_REQUEST_BURST")]
-    pub mcp_request_burst: Option<u32>,
+    #[serde(default, deserialize_with = "origins")]
+    pub cors_allowed_origins: Vec<String>,
+    /// Sustained REST API requests per second per user.
+    #[arg(long, env = "PM_API_REQUESTS_PER_SECOND", default_value_t = 20)]
+    pub api_requests_per_second: u32,
+    /// REST API requests a user may send in a burst.
+    #[arg(long, env = "PM_API_REQUEST_BURST", default_value_t = 100)]
+    pub api_request_burst: u32,
+    /// Serve the MCP endpoint `/mcp` for LLM agents.
+    #[arg(long, env = "PM_MCP_ENABLED", default_value_t = true, action = ArgAction::Set)]
+    pub mcp_enabled: bool,
+    /// Offer MCP write tools (to editors and admins).
+    #[arg(long, env = "PM_MCP_WRITE_TOOLS", default_value_t = true, action = ArgAction::Set)]
+    pub mcp_write_tools: bool,
+    /// Sustained MCP requests per second per user (an agent thinks between calls: fewer calls
+    /// than a script, in smaller bursts).
+    #[arg(long, env = "PM_MCP_REQUESTS_PER_SECOND", default_value_t = 10)]
+    pub mcp_requests_per_second: u32,
+    /// MCP requests a user may send in a burst.
+    #[arg(long, env = "PM_MCP_REQUEST_BURST", default_value_t = 50)]
+    pub mcp_request_burst: u32,
     /// Serve the web client from this directory (a built frontend/dist) instead of the copy
     /// built into the binary.
     #[arg(long, env = "PM_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
 }
 
-/// The TOML file: every setting optional, names as in `docs/deployment.md`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<String>,
-    data_dir: Option<PathBuf>,
-    jwt_algorithm: Option<String>,
-    jwt_secret_file: Option<PathBuf>,
-    jwt_public_key_file: Option<PathBuf>,
-    jwt_private_key_file: Option<PathBuf>,
-    jwt_leeway_secs: Option<u64>,
-    max_frame_bytes: Option<usize>,
-    commands_per_second: Option<u32>,
-    command_burst: Option<u32>,
-    heartbeat_ms: Option<u64>,
-    idle_timeout_ms: Option<u64>,
-    outbound_queue: Option<usize>,
-    write_timeout_ms: Option<u64>,
-    max_connections: Option<usize>,
-    max_connections_per_tenant: Option<usize>,
-    max_open_tenants: Option<usize>,
-    tenant_idle_secs: Option<u64>,
-    change_log_max_rows: Option<i64>,
-    change_log_max_age_secs: Option<u64>,
-    idempotency_max_age_secs: Option<u64>,
-    maintenance_interval_secs: Option<u64>,
-    metrics_listen: Option<String>,
-    metrics_token: Option<String>,
-    log_format: Option<String>,
-    log_level: Option<String>,
-    demo: Option<bool>,
-    cors_allowed_origins: Option<Vec<String>>,
-    api_requests_per_second: Option<u32>,
-    api_request_burst: Option<u32>,
-    mcp_enabled: Option<bool>,
-    mcp_write_tools: Option<bool>,
-    mcp_requests_per_second: Option<u32>,
-    mcp_request_burst: Option<u32>,
-    web_dir: Option<PathBuf>,
+/// The settings as the command line gives them: the file (`--config` or `PM_CONFIG`) and each
+/// setting set by its `PM_*` variable or its flag. Every subcommand that reads the configuration
+/// flattens this; [`Config::resolve`] turns it into a `Config`.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigArgs {
+    /// The TOML file, if any.
+    pub config: Option<PathBuf>,
+    given: Vec<Given>,
 }
 
+/// One setting given by a variable or a flag, as text (clap has checked it already).
+#[derive(Debug, Clone)]
+struct Given {
+    name: String,
+    /// `PM_LISTEN` or `--listen`: what an error about the value names.
+    origin: String,
+    value: Value,
+}
+
+impl ConfigArgs {
+    /// The settings from a TOML file alone (no variables, no flags).
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            config: Some(path.into()),
+            given: Vec::new(),
+        }
+    }
+
+    /// The settings from command-line flags alone (no variables, no file): for tests.
+    pub fn from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Self::augment_args(clap::Command::new("pm-server")).mut_args(|a| a.env(None));
+        let args = std::iter::once(std::ffi::OsString::from("pm-server"))
+            .chain(flags.into_iter().map(Into::into));
+        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+    }
+}
+
+impl Args for ConfigArgs {
+    fn augment_args(command: clap::Command) -> clap::Command {
+        Config::augment_args(
+            command.arg(
+                Arg::new("config")
+                    .long("config")
+                    .env("PM_CONFIG")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("TOML configuration file; its settings are overridden by PM_* variables and flags"),
+            ),
+        )
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+impl FromArgMatches for ConfigArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut given = Vec::new();
+        for arg in &settings() {
+            let name = arg.get_id().as_str();
+            let origin = match matches.value_source(name) {
+                Some(ValueSource::EnvVariable) => arg
+                    .get_env()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                Some(ValueSource::CommandLine) => {
+                    format!("--{}", arg.get_long().unwrap_or(name))
+                }
+                _ => continue,
+            };
+            let value = if matches!(arg.get_action(), ArgAction::SetTrue) {
+                Value::from(matches.get_flag(name))
+            } else {
+                let texts = matches
+                    .get_raw(name)
+                    .into_iter()
+                    .flatten()
+                    .map(|raw| {
+                        raw.to_str().map(Value::from).ok_or_else(|| {
+                            clap::Error::raw(
+                                clap::error::ErrorKind::InvalidUtf8,
+                                format!("{origin}: the value is not UTF-8\n"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                as_value(arg, texts)
+            };
+            given.push(Given {
+                name: name.to_owned(),
+                origin,
+                value,
+            });
+        }
+        Ok(Self {
+            config: matches.get_one::<PathBuf>("config").cloned(),
+            given,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+/// Every setting's clap declaration, in the order of `Config`'s fields.
+fn settings() -> Vec<Arg> {
+    Config::augment_args(clap::Command::new("pm-server"))
+        .get_arguments()
+        .cloned()
+        .collect()
+}
+
+/// A list setting (a value per occurrence or per comma) as an array, any other as one value.
+fn as_value(arg: &Arg, mut texts: Vec<Value>) -> Value {
+    if matches!(arg.get_action(), ArgAction::Append) {
+        Value::from(texts)
+    } else {
+        texts.pop().unwrap_or_else(|| Value::from(String::new()))
+    }
+}
+
+/// One layer of settings, named for errors: `default`, the file's path, `PM_X` or `--x`.
+struct Layer {
+    name: String,
+    values: Dict,
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.name.clone())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.values.clone()))
+    }
+}
+
+/// The defaults as clap declares them (and `--help` shows them); a switch (`--demo`) is off.
+fn defaults() -> Layer {
+    let values = settings()
+        .iter()
+        .filter_map(|arg| {
+            let value = if matches!(arg.get_action(), ArgAction::SetTrue) {
+                Value::from(false)
+            } else if arg.get_default_values().is_empty() {
+                return None;
+            } else {
+                let texts = arg
+                    .get_default_values()
+                    .iter()
+                    .map(|d| Value::from(d.to_string_lossy().into_owned()))
+                    .collect();
+                as_value(arg, texts)
+            };
+            Some((arg.get_id().to_string(), value))
+        })
+        .collect();
+    Layer {
+        name: "default".to_owned(),
+        values,
+    }
+}
+
+fn file(path: &Path) -> anyhow::Result<Layer> {
+    let name = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("config: cannot read {name}"))?;
+    let values: Dict =
+        toml::from_str(&text).with_context(|| format!("config: {name} is not valid"))?;
+    let known = settings();
+    if let Some(unknown) = values
+        .keys()
+        .find(|key| !known.iter().any(|arg| arg.get_id() == key.as_str()))
+    {
+        bail!("config: {name}: there is no setting {unknown:?} (docs/deployment.md lists them)");
+    }
+    Ok(Layer { name, values })
+}
+
+/// An address setting: `IP:PORT`, or `HOST:PORT` resolved when the configuration is read (e.g.
+/// `localhost:9000`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address(pub SocketAddr);
+
+impl<'de> Deserialize<'de> for Address {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(deserializer)?;
+        if let Ok(addr) = text.parse() {
+            return Ok(Self(addr));
+        }
+        let hint = "an address like 127.0.0.1:8080, [::1]:8080 or localhost:8080";
+        let mut resolved = std::net::ToSocketAddrs::to_socket_addrs(text.as_str())
+            .map_err(|e| D::Error::custom(format!("{text:?} is not {hint} ({e})")))?;
+        match resolved.next() {
+            Some(addr) => Ok(Self(addr)),
+            None => Err(D::Error::custom(format!("{text:?} resolves to no address"))),
+        }
+    }
+}
+
+impl Serialize for Address {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
 pub enum JwtAlgorithm {
+    #[value(name = "HS256")]
+    #[serde(rename = "HS256")]
     Hs256,
+    #[value(name = "RS256")]
+    #[serde(rename = "RS256")]
     Rs256,
 }
 
-#[derive(Debug, Clone)]
-pub struct AuthConfig {
-    pub algorithm: JwtAlgorithm,
-    /// The HS256 secret, from PM_JWT_SECRET (never from a flag, so it stays out of `ps`).
-    pub secret: Option<SecretSlice<u8>>,
-    pub secret_file: Option<PathBuf>,
-    pub public_key_file: Option<PathBuf>,
-    pub private_key_file: Option<PathBuf>,
-    pub leeway_secs: u64,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
-/// The resolved, validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    pub auth: AuthConfig,
-    pub limits: pm_ws::Limits,
-    pub max_open_tenants: usize,
-    pub tenant_idle: Duration,
-    pub retention: pm_ws::Retention,
-    pub maintenance_interval: Duration,
-    pub metrics_listen: Option<SocketAddr>,
-    pub metrics_token: Option<SecretString>,
-    pub log_format: LogFormat,
-    pub log_level: String,
-    /// Seed the demo tenant on start.
-    pub demo: bool,
-    /// Browser origins allowed to call the REST API; empty: CORS is off.
-    pub cors_allowed_origins: Vec<String>,
-    /// The REST API's per-user rate limit: sustained requests per second and burst.
-    pub api_requests_per_second: u32,
-    pub api_request_burst: u32,
-    /// Whether `/mcp` is served.
-    pub mcp_enabled: bool,
-    /// Whether MCP offers write tools (to callers whose role may use them).
-    pub mcp_write_tools: bool,
-    /// The MCP endpoint's per-user rate limit: sustained requests per second and burst.
-    pub mcp_requests_per_second: u32,
-    pub mcp_request_burst: u32,
-    /// The web client's files on disk; None: the copy built into the binary.
-    pub web_dir: Option<PathBuf>,
+/// What a secret is serialized as: `pm-server config` prints a comment in its place.
+const REDACTED: &str = "(redacted)";
+
+fn redacted<S: Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(_) => serializer.serialize_str(REDACTED),
+        None => serializer.serialize_none(),
+    }
+}
+
+/// Origins as written, trimmed, without empty ones (`a, b,` is two origins).
+fn origins<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    Ok(Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+        .collect())
 }
 
 /// One setting's effective value as `pm-server config` shows it.
@@ -245,285 +461,99 @@ pub enum Shown {
     Redacted,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
 impl Config {
     /// Defaults only, with data under `data_dir`: what tests start from.
     pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            data_dir: data_dir.into(),
-            auth: AuthConfig {
-                algorithm: JwtAlgorithm::Hs256,
-                secret: None,
-                secret_file: None,
-                public_key_file: None,
-                private_key_file: None,
-                leeway_secs: pm_auth::DEFAULT_LEEWAY_SECS,
-            },
-            limits: pm_ws::Limits::default(),
-            max_open_tenants: 256,
-            tenant_idle: Duration::from_secs(600),
-            retention: pm_ws::Retention::default(),
-            maintenance_interval: Duration::from_secs(30),
-            metrics_listen: None,
-            metrics_token: None,
-            log_format: LogFormat::Text,
-            log_level: "info".to_owned(),
-            demo: false,
-            cors_allowed_origins: Vec::new(),
-            api_requests_per_second: 20,
-            api_request_burst: 100,
-            mcp_enabled: true,
-            mcp_write_tools: true,
-            // An agent thinks between calls: fewer calls than a script, in smaller bursts.
-            mcp_requests_per_second: 10,
-            mcp_request_burst: 50,
-            web_dir: None,
+        let mut config = Self::layered(&ConfigArgs::default())
+            .expect("the declared defaults form a valid configuration");
+        config.data_dir = data_dir.into();
+        config
+    }
+
+    /// Resolves the layers and validates the result. `jwt_secret` is the value of PM_JWT_SECRET,
+    /// if set.
+    pub fn resolve(args: &ConfigArgs, jwt_secret: Option<String>) -> anyhow::Result<Self> {
+        let mut config = Self::layered(args)?;
+        config.jwt_secret = jwt_secret.map(|s| SecretSlice::from(s.into_bytes()));
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn layered(args: &ConfigArgs) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(defaults());
+        if let Some(path) = &args.config {
+            figment = figment.merge(file(path)?);
+        }
+        for given in &args.given {
+            figment = figment.merge(Layer {
+                name: given.origin.clone(),
+                values: Dict::from([(given.name.clone(), given.value.clone())]),
+            });
+        }
+        // Lossy: values from variables, flags and the defaults arrive as text ("50", "true").
+        figment.extract_lossy().map_err(|e| {
+            let messages: Vec<String> = e.into_iter().map(|e| error_message(&e)).collect();
+            anyhow::anyhow!(messages.join("; "))
+        })
+    }
+
+    /// The WebSocket limits.
+    pub fn limits(&self) -> pm_ws::Limits {
+        pm_ws::Limits {
+            max_frame_bytes: self.max_frame_bytes,
+            commands_per_second: self.commands_per_second,
+            command_burst: self.command_burst,
+            heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+            outbound_queue: self.outbound_queue,
+            write_timeout: Duration::from_millis(self.write_timeout_ms),
+            max_connections: self.max_connections,
+            max_connections_per_tenant: self.max_connections_per_tenant,
+            ..pm_ws::Limits::default()
         }
     }
 
-    /// Resolves the layers. `secret_env` is the value of PM_JWT_SECRET, if set.
-    pub fn resolve(
-        common: &ConfigArgs,
-        serve: &ServeArgs,
-        secret_env: Option<String>,
-    ) -> anyhow::Result<Self> {
-        let file = match &common.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
-        let mut c = Self::for_data_dir(
-            common
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("data")),
-        );
-        if let Some(listen) = address("listen", serve.listen.as_deref(), file.listen.as_deref())? {
-            c.listen = listen;
+    /// What the change log and the idempotency records keep.
+    pub fn retention(&self) -> pm_ws::Retention {
+        pm_ws::Retention {
+            change_log_max_rows: self.change_log_max_rows,
+            change_log_max_age: Duration::from_secs(self.change_log_max_age_secs),
+            idempotency_max_age: Duration::from_secs(self.idempotency_max_age_secs),
         }
-        c.auth.algorithm = match common
-            .jwt_algorithm
-            .clone()
-            .or(file.jwt_algorithm)
-            .as_deref()
-        {
-            None | Some("HS256") => JwtAlgorithm::Hs256,
-            Some("RS256") => JwtAlgorithm::Rs256,
-            Some(other) => bail!("jwt_algorithm: expected HS256 or RS256, got {other:?}"),
-        };
-        c.auth.secret = secret_env.map(|s| SecretSlice::from(s.into_bytes()));
-        c.auth.secret_file = common.jwt_secret_file.clone().or(file.jwt_secret_file);
-        c.auth.public_key_file = common
-            .jwt_public_key_file
-            .clone()
-            .or(file.jwt_public_key_file);
-        c.auth.private_key_file = common
-            .jwt_private_key_file
-            .clone()
-            .or(file.jwt_private_key_file);
-        if let Some(leeway) = common.jwt_leeway_secs.or(file.jwt_leeway_secs) {
-            c.auth.leeway_secs = leeway;
-        }
-        let l = &mut c.limits;
-        macro_rules! layer {
-            ($field:ident => $target:expr) => {
-                if let Some(v) = serve.$field.or(file.$field) {
-                    $target = v;
-                }
-            };
-        }
-        layer!(max_frame_bytes => l.max_frame_bytes);
-        layer!(commands_per_second => l.commands_per_second);
-        layer!(command_burst => l.command_burst);
-        layer!(outbound_queue => l.outbound_queue);
-        layer!(max_connections => l.max_connections);
-        layer!(max_connections_per_tenant => l.max_connections_per_tenant);
-        if let Some(ms) = serve.heartbeat_ms.or(file.heartbeat_ms) {
-            l.heartbeat_interval = Duration::from_millis(ms);
-        }
-        if let Some(ms) = serve.idle_timeout_ms.or(file.idle_timeout_ms) {
-            l.idle_timeout = Duration::from_millis(ms);
-        }
-        if let Some(ms) = serve.write_timeout_ms.or(file.write_timeout_ms) {
-            l.write_timeout = Duration::from_millis(ms);
-        }
-        layer!(max_open_tenants => c.max_open_tenants);
-        if let Some(secs) = serve.tenant_idle_secs.or(file.tenant_idle_secs) {
-            c.tenant_idle = Duration::from_secs(secs);
-        }
-        layer!(change_log_max_rows => c.retention.change_log_max_rows);
-        if let Some(secs) = serve
-            .change_log_max_age_secs
-            .or(file.change_log_max_age_secs)
-        {
-            c.retention.change_log_max_age = Duration::from_secs(secs);
-        }
-        if let Some(secs) = serve
-            .idempotency_max_age_secs
-            .or(file.idempotency_max_age_secs)
-        {
-            c.retention.idempotency_max_age = Duration::from_secs(secs);
-        }
-        if let Some(secs) = serve
-            .maintenance_interval_secs
-            .or(file.maintenance_interval_secs)
-        {
-            c.maintenance_interval = Duration::from_secs(secs);
-        }
-        c.metrics_listen = address(
-            "metrics_listen",
-            serve.metrics_listen.as_deref(),
-            file.metrics_listen.as_deref(),
-        )?;
-        c.metrics_token = serve
-            .metrics_token
-            .clone()
-            .or(file.metrics_token)
-            .map(SecretString::from);
-        c.log_format = match serve.log_format.clone().or(file.log_format).as_deref() {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => bail!("log_format: expected text or json, got {other:?}"),
-        };
-        if let Some(level) = serve.log_level.clone().or(file.log_level) {
-            c.log_level = level;
-        }
-        c.demo = serve.demo || file.demo.unwrap_or(false);
-        if let Some(origins) = serve
-            .cors_allowed_origins
-            .clone()
-            .or(file.cors_allowed_origins)
-        {
-            c.cors_allowed_origins = origins
-                .iter()
-                .map(|o| o.trim().to_owned())
-                .filter(|o| !o.is_empty())
-                .collect();
-        }
-        layer!(api_requests_per_second => c.api_requests_per_second);
-        layer!(api_request_burst => c.api_request_burst);
-        layer!(mcp_enabled => c.mcp_enabled);
-        layer!(mcp_write_tools => c.mcp_write_tools);
-        layer!(mcp_requests_per_second => c.mcp_requests_per_second);
-        layer!(mcp_request_burst => c.mcp_request_burst);
-        c.web_dir = serve.web_dir.clone().or(file.web_dir);
-        c.validate()?;
-        Ok(c)
     }
 
     /// Every setting by its name (as in the TOML file and `docs/deployment.md`) with its effective
     /// value, typed as the file takes it; secrets show only whether they are set.
-    pub fn describe(&self) -> Vec<(&'static str, Shown)> {
-        use toml::Value;
-        let path = |p: &Option<PathBuf>| {
-            p.as_ref().map_or(Shown::Unset, |p| {
-                Shown::Value(p.display().to_string().into())
+    pub fn describe(&self) -> anyhow::Result<Vec<(String, Shown)>> {
+        let values = toml::Table::try_from(self).context("config: cannot show the settings")?;
+        let mut shown: Vec<(String, Shown)> = settings()
+            .iter()
+            .map(|arg| {
+                let name = arg.get_id().to_string();
+                let value = match values.get(&name) {
+                    Some(toml::Value::String(s)) if s == REDACTED => Shown::Redacted,
+                    Some(value) => Shown::Value(value.clone()),
+                    None => Shown::Unset,
+                };
+                (name, value)
             })
+            .collect();
+        let secret = match self.jwt_secret {
+            Some(_) => Shown::Redacted,
+            None => Shown::Unset,
         };
-        let secret = |set: bool| if set { Shown::Redacted } else { Shown::Unset };
-        let int = |n: u128| Shown::Value(Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
-        let text = |t: &str| Shown::Value(t.into());
-        let flag = |b: bool| Shown::Value(b.into());
-        let l = &self.limits;
-        vec![
-            ("listen", text(&self.listen.to_string())),
-            ("data_dir", text(&self.data_dir.display().to_string())),
-            (
-                "jwt_algorithm",
-                text(match self.auth.algorithm {
-                    JwtAlgorithm::Hs256 => "HS256",
-                    JwtAlgorithm::Rs256 => "RS256",
-                }),
-            ),
-            ("jwt_secret", secret(self.auth.secret.is_some())),
-            ("jwt_secret_file", path(&self.auth.secret_file)),
-            ("jwt_public_key_file", path(&self.auth.public_key_file)),
-            ("jwt_private_key_file", path(&self.auth.private_key_file)),
-            ("jwt_leeway_secs", int(self.auth.leeway_secs.into())),
-            ("max_frame_bytes", int(l.max_frame_bytes as u128)),
-            ("commands_per_second", int(l.commands_per_second.into())),
-            ("command_burst", int(l.command_burst.into())),
-            ("heartbeat_ms", int(l.heartbeat_interval.as_millis())),
-            ("idle_timeout_ms", int(l.idle_timeout.as_millis())),
-            ("outbound_queue", int(l.outbound_queue as u128)),
-            ("write_timeout_ms", int(l.write_timeout.as_millis())),
-            ("max_connections", int(l.max_connections as u128)),
-            (
-                "max_connections_per_tenant",
-                int(l.max_connections_per_tenant as u128),
-            ),
-            ("max_open_tenants", int(self.max_open_tenants as u128)),
-            ("tenant_idle_secs", int(self.tenant_idle.as_secs().into())),
-            (
-                "change_log_max_rows",
-                Shown::Value(self.retention.change_log_max_rows.into()),
-            ),
-            (
-                "change_log_max_age_secs",
-                int(self.retention.change_log_max_age.as_secs().into()),
-            ),
-            (
-                "idempotency_max_age_secs",
-                int(self.retention.idempotency_max_age.as_secs().into()),
-            ),
-            (
-                "maintenance_interval_secs",
-                int(self.maintenance_interval.as_secs().into()),
-            ),
-            ("demo", flag(self.demo)),
-            (
-                "log_format",
-                text(match self.log_format {
-                    LogFormat::Text => "text",
-                    LogFormat::Json => "json",
-                }),
-            ),
-            ("log_level", text(&self.log_level)),
-            (
-                "metrics_listen",
-                self.metrics_listen
-                    .map_or(Shown::Unset, |a| text(&a.to_string())),
-            ),
-            ("metrics_token", secret(self.metrics_token.is_some())),
-            (
-                "cors_allowed_origins",
-                Shown::Value(Value::Array(
-                    self.cors_allowed_origins
-                        .iter()
-                        .map(|o| o.as_str().into())
-                        .collect(),
-                )),
-            ),
-            (
-                "api_requests_per_second",
-                int(self.api_requests_per_second.into()),
-            ),
-            ("api_request_burst", int(self.api_request_burst.into())),
-            ("mcp_enabled", flag(self.mcp_enabled)),
-            ("mcp_write_tools", flag(self.mcp_write_tools)),
-            (
-                "mcp_requests_per_second",
-                int(self.mcp_requests_per_second.into()),
-            ),
-            ("mcp_request_burst", int(self.mcp_request_burst.into())),
-            ("web_dir", path(&self.web_dir)),
-        ]
+        shown.push(("jwt_secret".to_owned(), secret));
+        Ok(shown)
     }
 
     /// The effective configuration as a TOML file that `--config` reads back to the same
     /// configuration: settings without a value, and secrets, are comments. `pm-server config`
     /// prints this.
-    pub fn to_toml(&self) -> String {
+    pub fn to_toml(&self) -> anyhow::Result<String> {
         let mut out = String::from(
             "# pm-server's effective configuration (defaults < file < PM_* variables < flags).\n",
         );
-        for (name, shown) in self.describe() {
+        for (name, shown) in self.describe()? {
             let line = match shown {
                 Shown::Value(value) => format!("{name} = {value}\n"),
                 Shown::Unset => format!("# {name} is not set\n"),
@@ -531,19 +561,21 @@ impl Config {
             };
             out.push_str(&line);
         }
-        out
+        Ok(out)
     }
 
     /// Refuses settings that cannot work, naming the setting.
     pub fn validate(&self) -> anyhow::Result<()> {
-        let l = &self.limits;
         let positive = [
-            ("max_frame_bytes", l.max_frame_bytes),
-            ("commands_per_second", l.commands_per_second as usize),
-            ("command_burst", l.command_burst as usize),
-            ("outbound_queue", l.outbound_queue),
-            ("max_connections", l.max_connections),
-            ("max_connections_per_tenant", l.max_connections_per_tenant),
+            ("max_frame_bytes", self.max_frame_bytes),
+            ("commands_per_second", self.commands_per_second as usize),
+            ("command_burst", self.command_burst as usize),
+            ("outbound_queue", self.outbound_queue),
+            ("max_connections", self.max_connections),
+            (
+                "max_connections_per_tenant",
+                self.max_connections_per_tenant,
+            ),
             ("max_open_tenants", self.max_open_tenants),
             (
                 "api_requests_per_second",
@@ -561,10 +593,10 @@ impl Config {
                 bail!("{name} must be greater than 0");
             }
         }
-        if l.heartbeat_interval.is_zero() {
+        if self.heartbeat_ms == 0 {
             bail!("heartbeat_ms must be greater than 0");
         }
-        if l.idle_timeout <= l.heartbeat_interval {
+        if self.idle_timeout_ms <= self.heartbeat_ms {
             bail!("idle_timeout_ms must be longer than heartbeat_ms");
         }
         if self
@@ -574,13 +606,13 @@ impl Config {
         {
             bail!("metrics_token must not be empty");
         }
-        if self.retention.change_log_max_rows < 1 {
+        if self.change_log_max_rows < 1 {
             bail!("change_log_max_rows must be at least 1");
         }
-        if self.maintenance_interval.is_zero() {
+        if self.maintenance_interval_secs == 0 {
             bail!("maintenance_interval_secs must be greater than 0");
         }
-        if l.write_timeout.is_zero() {
+        if self.write_timeout_ms == 0 {
             bail!("write_timeout_ms must be greater than 0");
         }
         for origin in &self.cors_allowed_origins {
@@ -596,42 +628,65 @@ impl Config {
                 );
             }
         }
-        if self.auth.algorithm == JwtAlgorithm::Rs256 && self.auth.public_key_file.is_none() {
+        if self.jwt_algorithm == JwtAlgorithm::Rs256 && self.jwt_public_key_file.is_none() {
             bail!("jwt_public_key_file is required when jwt_algorithm is RS256");
         }
         Ok(())
     }
 }
 
-/// The address setting `name` from a flag or its variable (`arg`, which wins) or the file:
-/// `IP:PORT`, or `HOST:PORT` resolved now (e.g. `localhost:9000`). An error names where the value
-/// came from: `PM_LISTEN`, `--listen` or the file's `listen`.
-fn address(
-    name: &str,
-    arg: Option<&str>,
-    file: Option<&str>,
-) -> anyhow::Result<Option<SocketAddr>> {
-    let variable = format!("PM_{}", name.to_uppercase());
-    let (text, source) = match (arg, file) {
-        (Some(text), _) if std::env::var(&variable).is_ok_and(|v| v == text) => (text, variable),
-        (Some(text), _) => (text, format!("--{}", name.replace('_', "-"))),
-        (None, Some(text)) => (text, name.to_owned()),
-        (None, None) => return Ok(None),
-    };
-    if let Ok(addr) = text.parse() {
-        return Ok(Some(addr));
-    }
-    let hint = "an address like 127.0.0.1:8080, [::1]:8080 or localhost:8080";
-    let mut resolved = std::net::ToSocketAddrs::to_socket_addrs(text)
-        .with_context(|| format!("{source}: {text:?} is not {hint}"))?;
-    match resolved.next() {
-        Some(addr) => Ok(Some(addr)),
-        None => bail!("{source}: {text:?} resolves to no address"),
+/// A value's error, naming where it came from: `PM_LISTEN: …` or `--listen: …` for a variable or
+/// a flag (which name the setting), `<file>: listen: …` for the file.
+fn error_message(error: &figment::Error) -> String {
+    let setting = error.path.join(".");
+    match error.metadata.as_ref().map(|m| m.name.as_ref()) {
+        Some(origin) if origin.starts_with("PM_") || origin.starts_with("--") => {
+            format!("{origin}: {}", error.kind)
+        }
+        Some(origin) => format!("{origin}: {setting}: {}", error.kind),
+        None if setting.is_empty() => error.kind.to_string(),
+        None => format!("{setting}: {}", error.kind),
     }
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("config: cannot read {}", path.display()))?;
-    toml::from_str(&text).with_context(|| format!("config: {} is not valid", path.display()))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_defaults_are_the_ones_pm_ws_documents() {
+        let config = Config::for_data_dir("data");
+        let (ours, theirs) = (config.limits(), pm_ws::Limits::default());
+        assert_eq!(
+            format!("{ours:?}"),
+            format!("{theirs:?}"),
+            "the limits' defaults"
+        );
+        let (ours, theirs) = (config.retention(), pm_ws::Retention::default());
+        assert_eq!(format!("{ours:?}"), format!("{theirs:?}"));
+        assert_eq!(config.listen.0, SocketAddr::from(([127, 0, 0, 1], 8080)));
+    }
+
+    #[test]
+    fn a_flag_given_as_text_is_typed_as_its_setting() {
+        let args = ConfigArgs::from_flags([
+            "--max-connections",
+            "77",
+            "--demo",
+            "--mcp-enabled",
+            "false",
+        ])
+        .unwrap();
+        let config = Config::resolve(&args, None).unwrap();
+        assert_eq!(config.max_connections, 77);
+        assert!(config.demo);
+        assert!(!config.mcp_enabled);
+    }
+
+    #[test]
+    fn a_bad_flag_value_names_the_flag() {
+        let args = ConfigArgs::from_flags(["--listen", "no-port"]).unwrap();
+        let err = Config::resolve(&args, None).unwrap_err().to_string();
+        assert!(err.starts_with("--listen: \"no-port\""), "{err}");
+    }
 }

@@ -139,9 +139,13 @@ const EXAMPLES: &[(&str, &str, &str)] = &[
         "board",
         "The board of a project",
         "GET /api/v1/projects/SHOP/context?description_chars=0\n\n\
-         `items` is the whole work-item tree (each item with its `children`); group by `status` \
-         for the columns of `swim_lanes` and order each column by `position`. `sprints` holds the active and planned sprints with \
-         their `totals`.",
+         `items` is the open work as a tree (each item with its `children`), `recently_done` the \
+         20 items finished last and `status_counts` how many items each column holds; group by \
+         `status` for the columns of `swim_lanes` and order each column by `position`. A big \
+         project's open items continue from `items_next_cursor` on \
+         `/projects/SHOP/work-items?status=backlog,todo,in_progress,review`; every item pages from \
+         `/projects/SHOP/work-items`. `sprints` holds the active and planned sprints with their \
+         `totals`.",
     ),
     (
         "blocked",

@@ -13,9 +13,9 @@ pub const DEV_KEY_FILE: &str = "dev-signing-key";
 
 /// Whether the server runs on the generated development key (no secret or RS256 key configured).
 pub fn uses_dev_key(config: &Config) -> bool {
-    config.auth.algorithm == JwtAlgorithm::Hs256
-        && config.auth.secret.is_none()
-        && config.auth.secret_file.is_none()
+    config.jwt_algorithm == JwtAlgorithm::Hs256
+        && config.jwt_secret.is_none()
+        && config.jwt_secret_file.is_none()
 }
 
 /// The configured keys. With HS256 and no secret configured, a development key is generated
@@ -39,12 +39,11 @@ enum DevKey {
 }
 
 fn load_keys(config: &Config, dev: DevKey) -> anyhow::Result<KeyConfig> {
-    let auth = &config.auth;
-    match auth.algorithm {
+    match config.jwt_algorithm {
         JwtAlgorithm::Hs256 => {
-            let secret = if let Some(secret) = &auth.secret {
+            let secret = if let Some(secret) = &config.jwt_secret {
                 secret.expose_secret().to_vec()
-            } else if let Some(file) = &auth.secret_file {
+            } else if let Some(file) = &config.jwt_secret_file {
                 let mut bytes = std::fs::read(file)
                     .with_context(|| format!("jwt_secret_file: cannot read {}", file.display()))?;
                 while bytes.last().is_some_and(u8::is_ascii_whitespace) {
@@ -57,15 +56,15 @@ fn load_keys(config: &Config, dev: DevKey) -> anyhow::Result<KeyConfig> {
             Ok(KeyConfig::Hs256 { secret })
         }
         JwtAlgorithm::Rs256 => {
-            let public = auth
-                .public_key_file
+            let public = config
+                .jwt_public_key_file
                 .as_deref()
                 .context("jwt_public_key_file is required with RS256")?;
             let public_key_pem = std::fs::read(public).with_context(|| {
                 format!("jwt_public_key_file: cannot read {}", public.display())
             })?;
-            let private_key_pem = auth
-                .private_key_file
+            let private_key_pem = config
+                .jwt_private_key_file
                 .as_deref()
                 .map(|p| {
                     std::fs::read(p).with_context(|| {

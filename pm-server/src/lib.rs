@@ -16,6 +16,7 @@ mod web;
 mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use pm_db::{StorageConfig, TenantManager};
@@ -65,10 +66,10 @@ pub async fn serve(
     let keys = keys::load(&config)?;
     let verifier = pm_auth::Verifier::new(&keys)
         .context("the configured token keys are not usable")?
-        .with_leeway(config.auth.leeway_secs);
+        .with_leeway(config.jwt_leeway_secs);
     let mut storage = StorageConfig::new(&config.data_dir);
     storage.max_open_tenants = config.max_open_tenants;
-    storage.idle_timeout = config.tenant_idle;
+    storage.idle_timeout = Duration::from_secs(config.tenant_idle_secs);
     let tenants = Arc::new(TenantManager::new(storage));
     let metrics = Arc::new(Metrics::default());
     let hubs = Arc::new(Hubs::new(Arc::clone(&metrics)));
@@ -76,7 +77,7 @@ pub async fn serve(
         Arc::clone(&tenants),
         hubs,
         Arc::clone(&metrics),
-        config.retention,
+        config.retention(),
     ));
     tenants
         .probe()
@@ -96,13 +97,10 @@ pub async fn serve(
         verifier: Arc::new(verifier),
         realtime: Arc::new(Realtime {
             service,
-            limits: config.limits.clone(),
+            limits: config.limits(),
             shutdown: shutdown.clone(),
         }),
-        admission: Admission::new(
-            config.limits.max_connections,
-            config.limits.max_connections_per_tenant,
-        ),
+        admission: Admission::new(config.max_connections, config.max_connections_per_tenant),
         tenants: Arc::clone(&tenants),
         connections: connections.clone(),
         exporter: Arc::new(metrics::Exporter::new(&metrics)),
@@ -113,14 +111,14 @@ pub async fn serve(
 
     let maintenance = tokio::spawn(maintenance::run(
         Arc::clone(&tenants),
-        config.retention,
-        config.maintenance_interval,
+        config.retention(),
+        Duration::from_secs(config.maintenance_interval_secs),
         shutdown.clone(),
     ));
     let addr = listener.local_addr().ok();
     tracing::info!(addr = ?addr, data_dir = %config.data_dir.display(), "pm listening");
     let metrics_server = match config.metrics_listen {
-        Some(addr) => {
+        Some(config::Address(addr)) => {
             let metrics_listener = TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("metrics_listen: cannot bind {addr}"))?;

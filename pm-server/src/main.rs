@@ -1,9 +1,10 @@
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use pm_core::{TenantId, TenantRole, UserId};
-use pm_server::config::{Config, ConfigArgs, LogFormat, ServeArgs};
+use pm_server::config::{Config, ConfigArgs, LogFormat};
 use tokio_util::sync::CancellationToken;
 
 /// pm: a real-time, multi-tenant agile project-management server.
@@ -26,16 +27,11 @@ enum Command {
     Serve {
         #[command(flatten)]
         common: ConfigArgs,
-        // Boxed: the server's settings make this variant much larger than the others.
-        #[command(flatten)]
-        serve: Box<ServeArgs>,
     },
     /// Print the effective configuration (after file, environment and flags), then exit.
     Config {
         #[command(flatten)]
         common: ConfigArgs,
-        #[command(flatten)]
-        serve: Box<ServeArgs>,
     },
     /// Apply the database migrations to every tenant under the data directory, then exit.
     Migrate {
@@ -93,21 +89,23 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let secret = std::env::var("PM_JWT_SECRET").ok();
     match cli.command {
-        Command::Serve { common, serve } => {
-            let config = Config::resolve(&common, &serve, secret)?;
+        Command::Serve { common } => {
+            let config = Config::resolve(&common, secret)?;
             init_logging(config.log_format, &config.log_level)?;
             tokio::runtime::Runtime::new()?.block_on(serve_until_signal(config))
         }
-        Command::Config { common, serve } => {
-            let config = Config::resolve(&common, &serve, secret)?;
-            print!("{}", config.to_toml());
-            Ok(())
+        Command::Config { common } => {
+            let config = Config::resolve(&common, secret)?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(config.to_toml()?.as_bytes())
+                .and_then(|()| out.flush())
+                .context("cannot write the configuration to stdout")
         }
         Command::Migrate {
             common,
             allow_empty,
         } => {
-            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            let config = Config::resolve(&common, secret)?;
             init_logging(config.log_format, &config.log_level)?;
             let migrated = tokio::runtime::Runtime::new()?
                 .block_on(pm_server::admin::migrate(&config, when_empty(allow_empty)))?;
@@ -119,7 +117,7 @@ fn main() -> anyhow::Result<()> {
             to,
             allow_empty,
         } => {
-            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            let config = Config::resolve(&common, secret)?;
             init_logging(config.log_format, &config.log_level)?;
             let copied = tokio::runtime::Runtime::new()?.block_on(pm_server::admin::backup(
                 &config,
@@ -134,7 +132,7 @@ fn main() -> anyhow::Result<()> {
             tenant,
             from,
         } => {
-            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            let config = Config::resolve(&common, secret)?;
             init_logging(config.log_format, &config.log_level)?;
             let restored = tokio::runtime::Runtime::new()?
                 .block_on(pm_server::admin::restore(&config, &tenant, &from))?;
@@ -157,7 +155,7 @@ fn main() -> anyhow::Result<()> {
             role,
             ttl,
         } => {
-            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            let config = Config::resolve(&common, secret)?;
             let keys = pm_server::keys::load_existing(&config)?;
             let signer = pm_auth::Signer::new(&keys).context("the configured keys cannot sign")?;
             let tenant = TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
@@ -215,9 +213,9 @@ impl std::io::Write for LogWriter {
 }
 
 async fn serve_until_signal(config: Config) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let listener = tokio::net::TcpListener::bind(config.listen.0)
         .await
-        .with_context(|| format!("listen: cannot bind {}", config.listen))?;
+        .with_context(|| format!("listen: cannot bind {}", config.listen.0))?;
     let signer = pm_auth::Signer::new(&pm_server::keys::load(&config)?).ok();
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));

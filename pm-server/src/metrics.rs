@@ -36,6 +36,7 @@ pub struct Exporter {
     connection_tenants: Gauge,
     open_tenant_databases: Gauge,
     wal_checkpoints: Counter,
+    reads_begun: Gauge,
 }
 
 impl Exporter {
@@ -49,6 +50,7 @@ impl Exporter {
             connection_tenants: Gauge::default(),
             open_tenant_databases: Gauge::default(),
             wal_checkpoints: Counter::default(),
+            reads_begun: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -75,6 +77,12 @@ impl Exporter {
             "pm_wal_checkpoints",
             "WAL checkpoints run (off the commit path), over all tenants",
             exporter.wal_checkpoints.clone(),
+        );
+        registry.register(
+            "pm_database_reads_begun",
+            "Reads begun on tenant databases since the server started (a 304 answered from \
+             memory begins none)",
+            exporter.reads_begun.clone(),
         );
         Self {
             registry,
@@ -153,6 +161,9 @@ fn text(state: &AppState) -> String {
         state.tenants.checkpoints_performed(),
         std::sync::atomic::Ordering::Relaxed,
     );
+    exporter
+        .reads_begun
+        .set(i64::try_from(state.tenants.reads_begun()).unwrap_or(i64::MAX));
     let mut out = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &exporter.registry) {
         tracing::error!(error = %e, "the metrics could not be encoded");

@@ -16,6 +16,7 @@
 pub(crate) mod activity;
 pub(crate) mod auth;
 pub(crate) mod change;
+pub(crate) mod conditional;
 pub(crate) mod error;
 pub(crate) mod llm;
 pub(crate) mod openapi;
@@ -27,22 +28,26 @@ pub(crate) mod work_item;
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use pm_auth::Identity;
-use pm_ws::query::Reader;
+use pm_ws::query::{Reader, Validator};
 use serde::Serialize;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 
-use self::auth::RateLimiter;
+use self::auth::{RateLimiter, TokenCache};
+use self::conditional::Validators;
 use self::error::ApiError;
 use crate::state::AppState;
 
 /// What the REST API shares between requests.
 pub struct Api {
     pub(crate) limiter: RateLimiter,
+    pub(crate) tokens: TokenCache,
+    pub(crate) validators: Validators,
     /// Origins whose browsers may call the API; empty: CORS is off.
     pub(crate) cors_allowed_origins: Vec<HeaderValue>,
 }
@@ -60,6 +65,8 @@ impl Api {
             .collect::<anyhow::Result<_>>()?;
         Ok(Self {
             limiter: RateLimiter::new(config.api_requests_per_second, config.api_request_burst),
+            tokens: TokenCache::default(),
+            validators: Validators::default(),
             cors_allowed_origins,
         })
     }
@@ -100,15 +107,18 @@ impl ETag {
         Self(format!("\"{epoch}.{seq}\""))
     }
 
+    pub fn of(validator: &Validator) -> Self {
+        Self::new(&validator.epoch, validator.seq)
+    }
+
     /// Whether the request's `If-None-Match` names this tag (or `*`).
     pub fn matches(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == "*" || t == self.0)
+        if_none_match(headers).any(|t| t == "*" || t == self.0)
+    }
+
+    /// Whether the request's `If-None-Match` names this very tag.
+    pub fn names(&self, headers: &HeaderMap) -> bool {
+        if_none_match(headers).any(|t| t == self.0)
     }
 
     /// `304 Not Modified`, carrying the tag again.
@@ -119,6 +129,20 @@ impl ETag {
     /// `200` with `body` as JSON and the tag.
     pub fn json<T: Serialize>(&self, body: &T) -> Response {
         self.attach(Json(body).into_response())
+    }
+
+    /// `200` with JSON already serialised and the tag.
+    pub fn json_bytes(&self, body: Bytes) -> Response {
+        self.attach(
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+        )
     }
 
     fn attach(&self, mut response: Response) -> Response {
@@ -135,8 +159,25 @@ impl ETag {
     }
 }
 
+fn if_none_match(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+}
+
 /// A read transaction on the caller's tenant database, for the shared queries of
 /// [`pm_ws::query`].
 pub(crate) async fn reader(state: &AppState, caller: &Identity) -> Result<Reader, ApiError> {
     Ok(state.realtime.service.reader(caller).await?)
+}
+
+/// A read transaction whose [`Validator`]s [`conditional::Validators`] can check later.
+pub(crate) async fn validating_reader(
+    state: &AppState,
+    caller: &Identity,
+) -> Result<Reader, ApiError> {
+    Ok(state.realtime.service.validating_reader(caller).await?)
 }

@@ -2,8 +2,9 @@
 //!
 //! It starts a pm server (the release `pm-server` next to this binary, or pm embedded in this
 //! binary) or targets a running one on the loopback interface, opens real WebSocket connections
-//! speaking the protocol and runs six scenarios with bounded durations and counts: command round
-//! trip, fan-out, write throughput, idle cost, the REST context endpoint and a reconnect storm.
+//! speaking the protocol and runs seven scenarios with bounded durations and counts: command round
+//! trip, fan-out, write throughput, idle cost, the REST context endpoint, the snapshot (initial
+//! load) and a reconnect storm.
 //! Every figure stands next to a baseline measured by this binary in the same run (a minimal
 //! WebSocket/HTTP server on the same stack, a raw SQLite loop on the same disk) and their ratio.
 //! Servers run pinned to one core and the generator to another when the machine allows, and the
@@ -29,7 +30,7 @@ use anyhow::{Context, bail};
 use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 use pm_core::{TenantId, TenantRole, UserId};
-use pm_server::config::{Config, ConfigArgs, ServeArgs};
+use pm_server::config::{Config, ConfigArgs};
 use tokio_util::sync::CancellationToken;
 
 use crate::plan::{Plan, SCENARIOS};
@@ -39,8 +40,9 @@ use crate::server::{Launcher, PmSource};
 
 /// Measures pm against the physical limits of this machine, in one run.
 ///
-/// Starts a pm server (or targets one with --target and --token), runs the six scenarios of the
-/// benchmark (round_trip, fan_out, write_throughput, idle_cost, rest_context, reconnect_storm),
+/// Starts a pm server (or targets one with --target and --token), runs the seven scenarios of the
+/// benchmark (round_trip, fan_out, write_throughput, idle_cost, rest_context, snapshot,
+/// reconnect_storm),
 /// each next to a baseline measured in the same run, prints a Markdown table and writes the same
 /// results as JSON with --out. The full run takes about five minutes on two cores; --smoke runs
 /// every scenario with tiny sizes in well under a minute.
@@ -73,6 +75,12 @@ struct RunArgs {
     /// Subscriber counts of the one-project fan-out variants [default: 100,1000,5000].
     #[arg(long, value_delimiter = ',', value_name = "N,..")]
     fan_out_subscribers: Option<Vec<usize>>,
+    /// Subscribers of the fan-out variant where each is a different user [default: 5000].
+    #[arg(long, value_name = "N")]
+    fan_out_user_subscribers: Option<usize>,
+    /// Work items of the snapshot scenario's project [default: 200].
+    #[arg(long, value_name = "N")]
+    snapshot_items: Option<usize>,
     /// Deliveries per second offered in fan-out, to pm and the baseline alike [default: 50000].
     #[arg(long, value_name = "N")]
     fan_out_rate: Option<u64>,
@@ -144,9 +152,8 @@ enum Internal {
         payload_bytes: usize,
     },
     /// pm itself, from the pm-server library, with pm-server's `serve` and `token` options.
-    // Boxed: the server's settings make this variant much larger than the others.
     #[command(hide = true, subcommand)]
-    EmbeddedServer(Box<Embedded>),
+    EmbeddedServer(Embedded),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,8 +161,6 @@ enum Embedded {
     Serve {
         #[command(flatten)]
         common: ConfigArgs,
-        #[command(flatten)]
-        serve: Box<ServeArgs>,
     },
     Token {
         #[command(flatten)]
@@ -203,7 +208,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&result)?);
             Ok(())
         }
-        Some(Internal::EmbeddedServer(embedded)) => embedded_server(*embedded),
+        Some(Internal::EmbeddedServer(embedded)) => embedded_server(embedded),
         None => bench(cli.run),
     }
 }
@@ -211,12 +216,12 @@ fn main() -> anyhow::Result<()> {
 fn embedded_server(command: Embedded) -> anyhow::Result<()> {
     let secret = std::env::var("PM_JWT_SECRET").ok();
     match command {
-        Embedded::Serve { common, serve } => {
-            let config = Config::resolve(&common, &serve, secret)?;
+        Embedded::Serve { common } => {
+            let config = Config::resolve(&common, secret)?;
             runtime()?.block_on(async {
-                let listener = tokio::net::TcpListener::bind(config.listen)
+                let listener = tokio::net::TcpListener::bind(config.listen.0)
                     .await
-                    .with_context(|| format!("cannot bind {}", config.listen))?;
+                    .with_context(|| format!("cannot bind {}", config.listen.0))?;
                 // Stopped by its parent with a kill; nothing cancels this.
                 pm_server::run(config, listener, CancellationToken::new()).await
             })
@@ -228,7 +233,7 @@ fn embedded_server(command: Embedded) -> anyhow::Result<()> {
             role,
             ttl,
         } => {
-            let config = Config::resolve(&common, &ServeArgs::default(), secret)?;
+            let config = Config::resolve(&common, secret)?;
             let keys = pm_server::keys::load(&config)?;
             let signer = pm_auth::Signer::new(&keys).context("the configured keys cannot sign")?;
             let tenant = TenantId::parse(&tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
@@ -260,6 +265,12 @@ fn plan(args: &RunArgs) -> Plan {
     }
     if let Some(v) = &args.fan_out_subscribers {
         plan.fan_out_subscribers = v.clone();
+    }
+    if let Some(v) = args.fan_out_user_subscribers {
+        plan.fan_out_user_subscribers = v;
+    }
+    if let Some(v) = args.snapshot_items {
+        plan.snapshot_items = v.max(1);
     }
     if let Some(v) = args.fan_out_rate {
         plan.fan_out_deliveries_per_sec = v.max(1);
@@ -465,6 +476,7 @@ async fn serve_flags(program: &std::path::Path, prefix: &[String], plan: &Plan) 
         plan.idle_connections,
         plan.storm_clients,
         plan.fan_out_spread_subscribers,
+        plan.fan_out_user_subscribers,
     ]
     .into_iter()
     .chain(plan.fan_out_subscribers.iter().copied())

@@ -5,14 +5,15 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-/// The six scenarios, by the names used in `--only`, the table and the JSON.
-pub const SCENARIOS: [&str; 6] = [
+/// The scenarios, by the names used in `--only`, the table and the JSON.
+pub const SCENARIOS: [&str; 7] = [
     "round_trip",
     "fan_out",
     "write_throughput",
     "idle_cost",
     "rest_context",
     "reconnect_storm",
+    "snapshot",
 ];
 
 #[derive(Debug, Clone, Serialize)]
@@ -27,6 +28,9 @@ pub struct Plan {
     /// The filtered variant: this many subscribers, each watching one of `fan_out_projects`.
     pub fan_out_spread_subscribers: usize,
     pub fan_out_projects: usize,
+    /// The presence variant: this many subscribers of one project, each signed in as a different
+    /// user, so every subscription changes the set of viewers.
+    pub fan_out_user_subscribers: usize,
     /// Offered deliveries per second (the writer's rate is this divided by the subscribers per
     /// project), the same for pm and the baseline so their latencies compare at equal load.
     pub fan_out_deliveries_per_sec: u64,
@@ -45,6 +49,9 @@ pub struct Plan {
     pub rest_items: Vec<usize>,
     /// Concurrent HTTP clients in the REST scenario.
     pub rest_concurrency: usize,
+    /// Work items of the project whose snapshot is fetched, and the connections fetching it.
+    pub snapshot_items: usize,
+    pub snapshot_connections: usize,
     /// Clients of the reconnect storm, spread over `storm_projects` projects.
     pub storm_clients: usize,
     pub storm_projects: usize,
@@ -69,6 +76,7 @@ impl Plan {
             fan_out_subscribers: vec![100, 1_000, 5_000],
             fan_out_spread_subscribers: 1_000,
             fan_out_projects: 10,
+            fan_out_user_subscribers: 5_000,
             fan_out_deliveries_per_sec: 50_000,
             write_connections: 32,
             write_tenants: 100,
@@ -78,6 +86,8 @@ impl Plan {
             idle_window: Duration::from_secs(16),
             rest_items: vec![200, 10_000],
             rest_concurrency: 8,
+            snapshot_items: 200,
+            snapshot_connections: 4,
             storm_clients: 5_000,
             storm_projects: 50,
             storm_changes: 200,
@@ -94,6 +104,7 @@ impl Plan {
             fan_out_subscribers: vec![4],
             fan_out_spread_subscribers: 6,
             fan_out_projects: 2,
+            fan_out_user_subscribers: 5,
             fan_out_deliveries_per_sec: 400,
             write_connections: 3,
             write_tenants: 3,
@@ -103,6 +114,8 @@ impl Plan {
             idle_window: Duration::from_millis(500),
             rest_items: vec![5, 20],
             rest_concurrency: 2,
+            snapshot_items: 20,
+            snapshot_connections: 2,
             storm_clients: 12,
             storm_projects: 3,
             storm_changes: 6,

@@ -8,6 +8,7 @@ pub mod idle;
 pub mod reconnect;
 pub mod rest;
 pub mod round_trip;
+pub mod snapshot;
 pub mod write;
 
 use std::collections::HashMap;
@@ -168,6 +169,38 @@ impl Env {
         }
     }
 
+    /// Tokens for `n` different users (`viewer-0`, `viewer-1`, …) of `tenant`, all tenant admins,
+    /// signed here with the development key the spawned server made in its data directory (a
+    /// process per token would take minutes for thousands). `None` against a `--target` server,
+    /// whose key this tool does not have. Call after [`Env::pm`], which makes the key.
+    pub async fn user_tokens(
+        &mut self,
+        tenant: &str,
+        n: usize,
+    ) -> anyhow::Result<Option<Vec<String>>> {
+        if matches!(self.source, PmSource::Target { .. }) {
+            return Ok(None);
+        }
+        // Raw random bytes, as pm-server's `keys` module writes and reads them.
+        let path = self.data_dir.join(pm_server::keys::DEV_KEY_FILE);
+        let secret = std::fs::read(&path)
+            .with_context(|| format!("reading the development key {}", path.display()))?;
+        let signer = pm_auth::Signer::new(&pm_auth::KeyConfig::Hs256 { secret })?;
+        let tenant = pm_core::TenantId::parse(tenant)?;
+        (0..n)
+            .map(|i| {
+                let user = pm_core::UserId::parse(&format!("viewer-{i}"))?;
+                Ok(signer.issue(
+                    &tenant,
+                    &user,
+                    pm_core::TenantRole::Admin,
+                    Duration::from_secs(4 * 3600),
+                )?)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(Some)
+    }
+
     /// A project key never used before in this run, nor (through the run id) in recent runs:
     /// `prefix` (one letter), the run id, a counter.
     pub fn new_key(&mut self, prefix: &str) -> String {
@@ -261,6 +294,9 @@ pub async fn run_all(env: &mut Env, only: &[String]) -> Vec<ScenarioResult> {
     if selected(rest::NAME) {
         results.extend(rest::run(env).await);
     }
+    if selected(snapshot::NAME) {
+        results.extend(snapshot::run(env).await);
+    }
     if selected(reconnect::NAME) {
         results.extend(reconnect::run(env).await);
     }
@@ -309,4 +345,31 @@ pub fn skipped(
     r.status = format!("skipped: {why}");
     eprintln!("[pm-bench] {} / {}: {}", r.scenario, r.variant, r.status);
     r
+}
+
+/// The sum of every sample of each named metric family in the server's `/metrics` (all label
+/// sets together), or `None` when the endpoint cannot be read. A family the server does not have
+/// is absent from the map.
+pub async fn scrape(http_base: &str, names: &[&str]) -> Option<HashMap<String, f64>> {
+    let text = reqwest::get(format!("{http_base}/metrics"))
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let mut found = HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let family = series.split('{').next().unwrap_or(series);
+        if names.contains(&family)
+            && let Ok(v) = value.parse::<f64>()
+        {
+            *found.entry(family.to_owned()).or_insert(0.0) += v;
+        }
+    }
+    Some(found)
 }

@@ -8,13 +8,14 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "round_trip",
     "fan_out",
     "write_throughput",
     "idle_cost",
     "rest_context",
     "reconnect_storm",
+    "snapshot",
 ];
 
 fn number(value: &Value, what: &str) -> f64 {

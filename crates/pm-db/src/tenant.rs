@@ -85,6 +85,8 @@ pub struct TenantDb {
     checkpointed_at: AtomicU64,
     /// Checkpoints run, over all tenants (shared with the manager).
     checkpoints: Arc<AtomicU64>,
+    /// The manager's count of reads begun (see [`TenantManager::reads_begun`]).
+    reads: Arc<AtomicU64>,
 }
 
 impl TenantDb {
@@ -112,11 +114,13 @@ impl TenantDb {
 
     /// The pool for reads. Readers see the last committed state (WAL snapshot isolation).
     pub fn reader(&self) -> &SqlitePool {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         &self.reader
     }
 
     /// Begins a read transaction: every query in it sees one consistent snapshot.
     pub async fn begin_read(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(self.reader.begin().await?)
     }
 
@@ -272,6 +276,8 @@ pub struct TenantManager {
     epoch: Instant,
     opens: AtomicU64,
     checkpoints: Arc<AtomicU64>,
+    /// Reads begun on any of its databases ([`TenantDb::begin_read`], [`TenantDb::reader`]).
+    reads: Arc<AtomicU64>,
 }
 
 impl TenantManager {
@@ -282,6 +288,7 @@ impl TenantManager {
             epoch: Instant::now(),
             opens: AtomicU64::new(0),
             checkpoints: Arc::new(AtomicU64::new(0)),
+            reads: Arc::default(),
         }
     }
 
@@ -342,6 +349,12 @@ impl TenantManager {
     /// How many WAL checkpoints ran since start, over all tenants.
     pub fn checkpoints_performed(&self) -> u64 {
         self.checkpoints.load(Ordering::Relaxed)
+    }
+
+    /// How many reads (read transactions or reader-pool uses) were begun on the tenant databases
+    /// since start: what proves that a request was answered without reading SQLite.
+    pub fn reads_begun(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 
     /// Closes every open database that nobody holds and that was not used for `idle_timeout`.
@@ -471,6 +484,7 @@ impl TenantManager {
             reader,
             epoch: Mutex::new(epoch),
             last_used: AtomicI64::new(self.now_ms()),
+            reads: Arc::clone(&self.reads),
         }))
     }
 

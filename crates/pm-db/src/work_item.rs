@@ -482,3 +482,82 @@ pub async fn logged_ms_by_item(
         .map(|(id, total)| Ok((parse(WorkItemId::parse(&id), "work_item_id")?, total)))
         .collect()
 }
+
+/// The number of live items of a project in each status (statuses without items left out).
+pub async fn count_by_status(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+) -> Result<Vec<(WorkItemStatus, i64)>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, COUNT(*) FROM work_items WHERE project_id = ? AND deleted_at IS NULL \
+         GROUP BY status",
+    )
+    .bind(project.to_string())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(status, n)| Ok((parse(WorkItemStatus::parse(&status), "status")?, n)))
+        .collect()
+}
+
+/// Counts and story points of the live items of each sprint of a project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SprintCounts {
+    pub items: i64,
+    pub done_items: i64,
+    pub points: i64,
+    pub done_points: i64,
+}
+
+/// [`SprintCounts`] of every sprint of `project` that has live items, computed by SQLite.
+pub async fn counts_by_sprint(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+) -> Result<std::collections::HashMap<SprintId, SprintCounts>> {
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT sprint_id, COUNT(*), \
+         COALESCE(SUM(status = ?2), 0), \
+         COALESCE(SUM(story_points), 0), \
+         COALESCE(SUM(CASE WHEN status = ?2 THEN story_points END), 0) \
+         FROM work_items WHERE project_id = ?1 AND deleted_at IS NULL AND sprint_id IS NOT NULL \
+         GROUP BY sprint_id",
+    )
+    .bind(project.to_string())
+    .bind(WorkItemStatus::Done.as_str())
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|(sprint, items, done_items, points, done_points)| {
+            Ok((
+                parse(SprintId::parse(&sprint), "sprint_id")?,
+                SprintCounts {
+                    items,
+                    done_items,
+                    points,
+                    done_points,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// The `limit` live items of a project in `statuses` changed most recently, newest first.
+pub async fn recently_updated(
+    conn: &mut SqliteConnection,
+    project: ProjectId,
+    statuses: &[WorkItemStatus],
+    limit: u32,
+) -> Result<Vec<WorkItem>> {
+    let mut q = QueryBuilder::<Sqlite>::new(SELECT);
+    q.push(" WHERE w.project_id = ")
+        .push_bind(project.to_string())
+        .push(" AND w.deleted_at IS NULL AND w.status IN (");
+    let mut sep = q.separated(", ");
+    for s in statuses {
+        sep.push_bind(s.as_str());
+    }
+    q.push(") ORDER BY w.updated_at DESC, w.item_number DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = q.build().fetch_all(conn).await?;
+    rows.iter().map(from_row).collect()
+}

@@ -63,6 +63,13 @@ struct State {
     /// For each (project, user) removed from a project: the sequence number of the last removal.
     /// A subscription whose access check read an older state is refused (see [`Hub::subscribe`]).
     removals: HashMap<(ProjectId, String), u64>,
+    /// The sequence number every event published through this hub is above (the tenant's head
+    /// when the hub was created), the newest one of each project, and the newest one of no
+    /// project: what lets a reader tell from memory that nothing of a project changed after a
+    /// snapshot (see [`Hub::unchanged_since`]).
+    created_at: u64,
+    project_heads: HashMap<ProjectId, u64>,
+    unscoped_head: u64,
 }
 
 pub struct Hub {
@@ -78,6 +85,9 @@ impl Hub {
                 members: HashMap::new(),
                 last_published: head,
                 removals: HashMap::new(),
+                created_at: head,
+                project_heads: HashMap::new(),
+                unscoped_head: 0,
             }),
             metrics,
         }
@@ -179,16 +189,31 @@ impl Hub {
         self.lock().last_published
     }
 
+    /// Whether no event of `project` (and no event of no project) published through this hub is
+    /// newer than `head`, a tenant head read in a snapshot begun after this hub existed. Then the
+    /// snapshot's view of the project is still current: every change is published, in sequence
+    /// order, before its command is answered. `false` for a `head` older than the hub, whose
+    /// record of publishes starts at its creation.
+    pub fn unchanged_since(&self, project: ProjectId, head: u64) -> bool {
+        let state = self.lock();
+        head >= state.created_at
+            && state.unscoped_head <= head
+            && state.project_heads.get(&project).is_none_or(|h| *h <= head)
+    }
+
     /// Delivers committed events, in the order given (sequence order), to every subscriber of
     /// their project except `exclude` (the connection that caused them gets them in its reply).
     /// Each event is encoded once and the bytes are shared by all its recipients.
     pub fn publish(&self, events: &[pb::Event], exclude: Option<ConnId>) {
         let mut state = self.lock();
         for event in events {
+            state.last_published = state.last_published.max(event.seq);
             let Ok(project) = ProjectId::parse(&event.project_id) else {
+                state.unscoped_head = state.unscoped_head.max(event.seq);
                 continue;
             };
-            state.last_published = state.last_published.max(event.seq);
+            let head = state.project_heads.entry(project).or_default();
+            *head = (*head).max(event.seq);
             let frame = encode_server(pb::server_message::Message::Event(event.clone()));
             let out = Outbound {
                 seq: event.seq,
@@ -523,6 +548,33 @@ mod tests {
         hub.publish(&[removal(12, p, "alice")], None);
         assert!(!hub.subscriptions(1).contains(&p));
         hub.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn a_project_is_unchanged_since_a_head_until_one_of_its_events_is_published() {
+        let hub = Hub::new(10, Arc::default());
+        let (p, q) = (ProjectId::new(), ProjectId::new());
+        assert!(hub.unchanged_since(p, 10));
+        assert!(
+            !hub.unchanged_since(p, 9),
+            "a snapshot older than the hub: its record does not reach back"
+        );
+        hub.publish(&[event(11, q)], None);
+        assert!(hub.unchanged_since(p, 10), "another project's event");
+        assert!(!hub.unchanged_since(q, 10));
+        hub.publish(&[event(12, p)], None);
+        assert!(!hub.unchanged_since(p, 11));
+        assert!(hub.unchanged_since(p, 12));
+        // An event of no project could be about anything.
+        hub.publish(
+            &[pb::Event {
+                seq: 13,
+                ..Default::default()
+            }],
+            None,
+        );
+        assert!(!hub.unchanged_since(p, 12));
+        assert!(hub.unchanged_since(p, 13));
     }
 
     #[test]

@@ -163,6 +163,56 @@ pub async fn project_seq(conn: &mut SqliteConnection, project: ProjectId) -> Res
     })
 }
 
+/// What a conditional response of a project was read at: the project, the history epoch and the
+/// project's sequence number (its `ETag`), and the tenant's head in the same snapshot. Kept by a
+/// surface, it answers a later conditional request from memory (see
+/// [`Service::unchanged_since`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validator {
+    pub project: ProjectId,
+    pub epoch: String,
+    pub seq: i64,
+    pub head: u64,
+}
+
+impl Reader {
+    /// The [`Validator`] of `project` in this transaction's snapshot.
+    pub async fn validator(&mut self, project: ProjectId) -> Result<Validator> {
+        let epoch = self.history_epoch().await?;
+        let seq = project_seq(self, project).await?;
+        let head = change_log::head(self).await?;
+        Ok(Validator {
+            project,
+            epoch,
+            seq,
+            head: u64::try_from(head).unwrap_or_default(),
+        })
+    }
+}
+
+impl Service {
+    /// A read transaction whose snapshot begins after the tenant's hub exists, so that the
+    /// [`Validator`]s read in it can be checked later by [`Service::unchanged_since`].
+    pub async fn validating_reader(&self, actor: &Identity) -> Result<Reader> {
+        self.hub(&actor.tenant).await?;
+        self.reader(actor).await
+    }
+
+    /// Whether what `v` was read from is still current, decided without reading the database:
+    /// same history epoch, and no change of the project (a membership, its key, an item, …)
+    /// published since. A change committed but not yet published counts as not yet made: its
+    /// command is answered only after it is published. `false` whenever it cannot tell.
+    pub async fn unchanged_since(&self, actor: &Identity, v: &Validator) -> Result<bool> {
+        let Some(hub) = self.hubs().get(&actor.tenant) else {
+            return Ok(false);
+        };
+        // In memory while the database is open; reopening it reads the history mark, which is
+        // where a replaced database gets its new epoch.
+        let db = self.tenant_db(actor).await?;
+        Ok(db.epoch() == v.epoch && hub.unchanged_since(v.project, v.head))
+    }
+}
+
 /// A page size: `default` when none (or 0) was asked for, at most `max`. Surfaces that refuse an
 /// out-of-range size (REST, MCP) check it against the same constants before they call.
 pub fn page_size(asked: Option<u32>, default: u32, max: u32) -> u32 {

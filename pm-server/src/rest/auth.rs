@@ -12,8 +12,11 @@ use governor::Quota;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
 use governor::state::keyed::DashMapStateStore;
-use pm_auth::Identity;
-use pm_core::{TenantId, UserId};
+use std::collections::HashMap;
+
+use pm_auth::{Identity, Verifier};
+use pm_core::{TenantId, Timestamp, UserId};
+use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use crate::state::AppState;
@@ -31,17 +34,69 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(pm_auth::bearer_from_header)
             .ok_or(ApiError::Unauthenticated("a bearer token is required"))?;
-        let identity = state.verifier.verify(token).map_err(|e| {
-            // Never log the token; the error's text does not contain it.
-            tracing::debug!(error = %e, "refused a token");
-            ApiError::Unauthenticated("the token is not valid")
-        })?;
+        let identity = state.api.tokens.verify(&state.verifier, token)?;
         state
             .api
             .limiter
             .try_take(&identity)
             .map_err(|retry_after| ApiError::RateLimited { retry_after })?;
         Ok(Caller(identity))
+    }
+}
+
+/// Tokens remembered at most; past it the cache is emptied (amortised), which bounds it to about
+/// a megabyte whatever the callers send.
+const MAX_TOKENS: usize = 8_192;
+
+/// Verified tokens, by their SHA-256 (the token itself is not kept), until they expire: a token
+/// is verified once, not on every request. Tokens cannot be revoked before `exp` (nothing but
+/// `exp` and `nbf` limits one), so a remembered identity is exactly what verifying again would
+/// give until `exp` plus the verifier's leeway, when the cache refuses it like the verifier.
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    map: std::sync::Mutex<HashMap<[u8; 32], Identity>>,
+}
+
+impl TokenCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Identity>> {
+        // Every critical section is a single map operation.
+        self.map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn verify(&self, verifier: &Verifier, token: &str) -> Result<Identity, ApiError> {
+        self.verify_at(verifier, token, Timestamp::now())
+    }
+
+    fn verify_at(
+        &self,
+        verifier: &Verifier,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Identity, ApiError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let leeway_ms = i64::try_from(verifier.leeway_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        let cached = self.lock().get(&digest).cloned();
+        if let Some(identity) = cached {
+            if now.as_millis() < identity.expires_at.as_millis().saturating_add(leeway_ms) {
+                return Ok(identity);
+            }
+            self.lock().remove(&digest);
+        }
+        let identity = verifier.verify_at(token, now).map_err(|e| {
+            // Never log the token; the error's text does not contain it.
+            tracing::debug!(error = %e, "refused a token");
+            ApiError::Unauthenticated("the token is not valid")
+        })?;
+        let mut map = self.lock();
+        if map.len() >= MAX_TOKENS {
+            map.clear();
+        }
+        map.insert(digest, identity.clone());
+        Ok(identity)
     }
 }
 
@@ -105,6 +160,40 @@ mod tests {
             role: TenantRole::Viewer,
             expires_at: Timestamp::from_millis(i64::MAX),
         }
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_once_it_expires_and_a_bad_one_is_never_cached() {
+        let key = pm_auth::KeyConfig::Hs256 {
+            secret: b"a-secret-that-is-long-enough-for-hs256-tokens".to_vec(),
+        };
+        let verifier = Verifier::new(&key).unwrap().with_leeway(0);
+        let signer = pm_auth::Signer::new(&key).unwrap();
+        let who = identity("acme", "alice");
+        let token = signer
+            .issue(&who.tenant, &who.user, who.role, Duration::from_secs(60))
+            .unwrap();
+        let cache = TokenCache::default();
+        let now = Timestamp::now();
+        let verified = cache.verify_at(&verifier, &token, now).unwrap();
+        assert_eq!(verified.user, who.user);
+        assert_eq!(cache.lock().len(), 1);
+        // Cached: the same identity while it is valid, refused from `exp` on.
+        let expires = verified.expires_at.as_millis();
+        assert!(
+            cache
+                .verify_at(&verifier, &token, Timestamp::from_millis(expires - 1))
+                .is_ok()
+        );
+        assert!(
+            cache
+                .verify_at(&verifier, &token, Timestamp::from_millis(expires))
+                .is_err()
+        );
+        assert!(cache.lock().is_empty(), "the expired entry is dropped");
+        let forged = format!("{token}x");
+        assert!(cache.verify_at(&verifier, &forged, now).is_err());
+        assert!(cache.lock().is_empty());
     }
 
     #[test]

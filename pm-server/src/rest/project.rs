@@ -3,19 +3,21 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use pm_core::{ProjectRole, SprintStatus};
+use pm_core::{ProjectRole, WorkItemStatus};
 use pm_ws::query::{self, Reader};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::conditional::{BodyKey, Resource};
 use super::error::{Access, ApiError, Common, NotModified};
 use super::query::{FromQuery, Params, QueryReader};
 use super::view::{self, Descriptions};
-use super::{ETag, reader};
+use super::{ETag, reader, validating_reader};
 use crate::state::AppState;
 
 /// Characters of each description the context carries unless asked otherwise.
@@ -84,6 +86,17 @@ pub(crate) async fn open(
     Ok((r, project, role))
 }
 
+/// [`open`] in a transaction whose validator [`super::conditional`] can keep.
+async fn open_validated(
+    state: &AppState,
+    caller: &pm_auth::Identity,
+    id_or_key: &str,
+) -> Result<(Reader, pm_core::Project, ProjectRole), ApiError> {
+    let mut r = validating_reader(state, caller).await?;
+    let (project, role) = query::project::get(&mut r, caller, id_or_key).await?;
+    Ok((r, project, role))
+}
+
 /// Get one project by id or key.
 #[utoipa::path(
     get,
@@ -108,11 +121,18 @@ pub(crate) async fn get(
     Path(id_or_key): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mut r, project, role) = open(&state, &caller, &id_or_key).await?;
-    let etag = ETag::new(
-        &r.history_epoch().await?,
-        query::project_seq(&mut r, project.id).await?,
-    );
+    let resource = Resource::project(&id_or_key);
+    let validators = &state.api.validators;
+    if let Some(not_modified) = validators
+        .not_modified(&state, &caller, &resource, &headers)
+        .await
+    {
+        return Ok(not_modified);
+    }
+    let (mut r, project, role) = open_validated(&state, &caller, &id_or_key).await?;
+    let validator = r.validator(project.id).await?;
+    let etag = ETag::of(&validator);
+    validators.remember(&caller, resource, validator, role);
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }
@@ -129,6 +149,10 @@ pub(crate) struct ContextParams {
     /// How many recent activity entries to include.
     #[param(default = 20, minimum = 0, maximum = 100)]
     activity: Option<u32>,
+    /// How many open (not done) items to include, first by number; `items_next_cursor` continues
+    /// them.
+    #[param(default = 200, minimum = 0, maximum = 500)]
+    items: Option<u32>,
 }
 
 impl FromQuery for ContextParams {
@@ -147,6 +171,12 @@ impl FromQuery for ContextParams {
                 0,
                 query::CONTEXT_ACTIVITY_MAX,
             )?),
+            items: Some(q.bounded(
+                "items",
+                query::project::OVERVIEW_ITEMS,
+                0,
+                query::project::OVERVIEW_ITEMS_MAX,
+            )?),
         })
     }
 }
@@ -161,7 +191,37 @@ pub(crate) struct TreeItem {
     pub children: Vec<TreeItem>,
 }
 
-/// Everything an agent needs to reason about a project, in one consistent snapshot.
+/// Live work items of the project in each status.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct StatusCounts {
+    pub backlog: i64,
+    pub todo: i64,
+    pub in_progress: i64,
+    pub review: i64,
+    pub done: i64,
+}
+
+impl StatusCounts {
+    fn new(counts: &[(WorkItemStatus, i64)]) -> Self {
+        let of = |status: WorkItemStatus| {
+            counts
+                .iter()
+                .find(|(s, _)| *s == status)
+                .map_or(0, |(_, n)| *n)
+        };
+        Self {
+            backlog: of(WorkItemStatus::Backlog),
+            todo: of(WorkItemStatus::Todo),
+            in_progress: of(WorkItemStatus::InProgress),
+            review: of(WorkItemStatus::Review),
+            done: of(WorkItemStatus::Done),
+        }
+    }
+}
+
+/// What an agent needs to reason about a project, in one consistent snapshot and bounded in size
+/// whatever the project's: the open work, the recently finished items, the active and planned
+/// sprints and recent activity, with counts for the rest.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Context {
     /// The tenant's change-log sequence number this context is consistent with: poll
@@ -172,24 +232,40 @@ pub(crate) struct Context {
     pub project: view::Project,
     pub members: Vec<view::Member>,
     pub swim_lanes: Vec<view::SwimLane>,
-    /// Every live work item as a tree: top-level items in number order, each with its children
-    /// (epic > story > task). `parent_id` is left out: the nesting says it.
+    /// The open work: live items that are not done, the first `items` (default 200) by number, as
+    /// a tree: each with its open children nested (epic > story > task) and `parent_id` left out
+    /// where the nesting says it. An item whose parent is not listed stays at the top and keeps
+    /// its `parent_id`.
     pub items: Vec<TreeItem>,
     /// The number of work items in `items`, at every depth.
     pub item_count: usize,
-    /// Live links between items, oldest first.
+    /// When open items were left out of `items`: pass it as `cursor` to
+    /// `/projects/{project}/work-items?status=backlog,todo,in_progress,review` for the rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub items_next_cursor: Option<String>,
+    /// The 20 done items changed most recently, newest first (every item, done ones included,
+    /// pages from `/projects/{project}/work-items`).
+    pub recently_done: Vec<view::WorkItem>,
+    /// Live work items of the whole project per status, listed or not.
+    pub status_counts: StatusCounts,
+    /// Live work items of the whole project.
+    pub total_items: i64,
+    /// Live links with at least one side among the items listed, oldest first.
     pub dependencies: Vec<view::Dependency>,
-    /// Active and planned sprints, with totals.
+    /// Active and planned sprints, with totals over all their items.
     pub sprints: Vec<view::Sprint>,
     /// Recent activity in the project, newest first.
     pub activity: Vec<view::Activity>,
 }
 
-/// Get a project's context: its members, board, work-item tree, dependencies, active and planned
-/// sprints and recent activity.
+/// Get a project's context: its members, board, open work as a tree, recently finished items,
+/// counts per status, dependencies, active and planned sprints and recent activity.
 ///
-/// One read transaction, so everything is consistent with `seq`. Descriptions are shortened to
-/// `description_chars`. Also serves a client's first load.
+/// One read transaction, so everything is consistent with `seq`. Bounded whatever the project's
+/// size: at most `items` open items (continue with `items_next_cursor`), the 20 done items changed
+/// last, descriptions shortened to `description_chars`. Every item, done or not, pages from
+/// `/projects/{project}/work-items`. Also serves a client's first load.
 #[utoipa::path(
     get,
     operation_id = "getProjectContext",
@@ -215,58 +291,85 @@ pub(crate) async fn context(
     Params(params): Params<ContextParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (mut r, project, role) = open(&state, &caller, &id_or_key).await?;
-    let etag = ETag::new(
-        &r.history_epoch().await?,
-        query::project_seq(&mut r, project.id).await?,
-    );
+    let resource = Resource::project(&id_or_key);
+    let validators = &state.api.validators;
+    if let Some(not_modified) = validators
+        .not_modified(&state, &caller, &resource, &headers)
+        .await
+    {
+        return Ok(not_modified);
+    }
+    let description_chars = params
+        .description_chars
+        .unwrap_or(CONTEXT_DESCRIPTION_CHARS);
+    let items = params.items.unwrap_or(query::project::OVERVIEW_ITEMS);
+    let activity = params.activity.unwrap_or(query::CONTEXT_ACTIVITY);
+    let shape = (description_chars, items, activity);
+    if let Some((etag, body)) = validators
+        .context_body(&state, &caller, &resource, shape)
+        .await
+    {
+        return Ok(etag.json_bytes(body));
+    }
+    let (mut r, project, role) = open_validated(&state, &caller, &id_or_key).await?;
+    let validator = r.validator(project.id).await?;
+    let etag = ETag::of(&validator);
+    validators.remember(&caller, resource, validator.clone(), role);
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }
-    let descriptions = Descriptions::Chars(
-        usize::try_from(
-            params
-                .description_chars
-                .unwrap_or(CONTEXT_DESCRIPTION_CHARS),
-        )
-        .unwrap_or(usize::MAX),
-    );
-    let board = query::project::board(
-        &mut r,
-        &caller,
-        &project.id.to_string(),
-        params.activity.unwrap_or(query::CONTEXT_ACTIVITY),
-    )
-    .await?;
-    let item_count = board.items.len();
+    let descriptions =
+        Descriptions::Chars(usize::try_from(description_chars).unwrap_or(usize::MAX));
+    let o =
+        query::project::overview(&mut r, &caller, &project.id.to_string(), items, activity).await?;
     let context = Context {
-        seq: board.seq,
-        history_epoch: board.history_epoch,
-        project: view::Project::new(&board.project, Some(role)),
-        members: board.members.iter().map(Into::into).collect(),
-        swim_lanes: board.swim_lanes.iter().map(Into::into).collect(),
+        seq: o.seq,
+        history_epoch: o.history_epoch,
+        project: view::Project::new(&o.project, Some(role)),
+        members: o.members.iter().map(Into::into).collect(),
+        swim_lanes: o.swim_lanes.iter().map(Into::into).collect(),
         items: tree(
-            board
-                .items
+            o.open_items
                 .iter()
                 .map(|i| view::WorkItem::of(i, descriptions))
                 .collect(),
         ),
-        item_count,
-        dependencies: board.links.iter().map(view::Dependency::of).collect(),
-        sprints: board
+        item_count: o.open_items.len(),
+        items_next_cursor: o.open_next_cursor,
+        recently_done: o
+            .recently_done
+            .iter()
+            .map(|i| view::WorkItem::of(i, descriptions))
+            .collect(),
+        total_items: o.status_counts.iter().map(|(_, n)| n).sum(),
+        status_counts: StatusCounts::new(&o.status_counts),
+        dependencies: o.links.iter().map(view::Dependency::of).collect(),
+        sprints: o
             .sprints
             .iter()
-            .filter(|(s, _)| matches!(s.status, SprintStatus::Active | SprintStatus::Planned))
             .map(|(s, totals)| view::Sprint::new(s, Some((*totals).into())))
             .collect(),
-        activity: board.activity.iter().map(Into::into).collect(),
+        activity: o.activity.iter().map(Into::into).collect(),
     };
-    Ok(etag.json(&context))
+    let body = Bytes::from(serde_json::to_vec(&context).map_err(|e| {
+        tracing::error!(error = %e, "a context could not be serialised");
+        ApiError::Internal
+    })?);
+    validators.keep_body(
+        BodyKey {
+            tenant: caller.tenant.clone(),
+            project: project.id,
+            role,
+            params: shape,
+        },
+        validator,
+        body.clone(),
+    );
+    Ok(etag.json_bytes(body))
 }
 
 /// Nests items under their parents, keeping number order at every level. An item whose parent is
-/// not among them (which live data does not have) stays at the top.
+/// not among them (a done parent, or one past the page) stays at the top with its `parent_id`.
 fn tree(items: Vec<view::WorkItem>) -> Vec<TreeItem> {
     let ids: std::collections::HashSet<String> = items.iter().map(|i| i.id.clone()).collect();
     let mut by_parent: HashMap<Option<String>, Vec<view::WorkItem>> = HashMap::new();
@@ -274,7 +377,7 @@ fn tree(items: Vec<view::WorkItem>) -> Vec<TreeItem> {
         let parent = item.parent_id.clone().filter(|p| ids.contains(p));
         by_parent.entry(parent).or_default().push(item);
     }
-    let mut top = nest(None, &mut by_parent);
+    let mut top = nest(None, &mut by_parent, false);
     // Items on a parent cycle (which live data cannot have) are not reached from the top; they
     // are kept anyway, flat, rather than dropped.
     top.extend(by_parent.into_values().flatten().map(|item| TreeItem {
@@ -284,17 +387,22 @@ fn tree(items: Vec<view::WorkItem>) -> Vec<TreeItem> {
     top
 }
 
+/// The items under `parent`, with theirs nested; `nested` says whether `parent` is an item (whose
+/// children then leave their `parent_id` out: the nesting says it).
 fn nest(
     parent: Option<String>,
     by_parent: &mut HashMap<Option<String>, Vec<view::WorkItem>>,
+    nested: bool,
 ) -> Vec<TreeItem> {
     // Each item is taken out of the map once, so this ends whatever the data.
     let items = by_parent.remove(&parent).unwrap_or_default();
     items
         .into_iter()
         .map(|mut item| {
-            let children = nest(Some(item.id.clone()), by_parent);
-            item.parent_id = None;
+            let children = nest(Some(item.id.clone()), by_parent, true);
+            if nested {
+                item.parent_id = None;
+            }
             TreeItem { item, children }
         })
         .collect()

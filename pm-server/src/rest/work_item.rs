@@ -10,10 +10,11 @@ use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::auth::Caller;
+use super::conditional::Resource;
 use super::error::{Access, ApiError, Common, NotModified};
 use super::query::{FromQuery, Params, QueryReader, parse_each};
 use super::view::{self, Descriptions};
-use super::{ETag, reader};
+use super::{ETag, reader, validating_reader};
 use crate::state::AppState;
 
 /// Characters of each description a list carries unless asked otherwise.
@@ -259,12 +260,20 @@ pub(crate) async fn get(
     Params(params): Params<DetailParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut r = reader(&state, &caller).await?;
-    let (item, project, _) = query::work_item::find_readable(&mut r, &caller, &id_or_key).await?;
-    let etag = ETag::new(
-        &r.history_epoch().await?,
-        query::project_seq(&mut r, project.id).await?,
-    );
+    let resource = Resource::work_item(&id_or_key);
+    let validators = &state.api.validators;
+    if let Some(not_modified) = validators
+        .not_modified(&state, &caller, &resource, &headers)
+        .await
+    {
+        return Ok(not_modified);
+    }
+    let mut r = validating_reader(&state, &caller).await?;
+    let (item, project, role) =
+        query::work_item::find_readable(&mut r, &caller, &id_or_key).await?;
+    let validator = r.validator(project.id).await?;
+    let etag = ETag::of(&validator);
+    validators.remember(&caller, resource, validator, role);
     if etag.matches(&headers) {
         return Ok(etag.not_modified());
     }

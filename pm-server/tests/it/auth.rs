@@ -154,8 +154,8 @@ async fn a_token_of_another_algorithm_or_none_is_refused() {
 #[tokio::test]
 async fn an_rs256_server_accepts_its_key_and_refuses_another_key() {
     let app = TestApp::spawn_with(|c| {
-        c.auth.algorithm = JwtAlgorithm::Rs256;
-        c.auth.public_key_file = Some(format!("{KEYS}/rsa-a-public.pem").into());
+        c.jwt_algorithm = JwtAlgorithm::Rs256;
+        c.jwt_public_key_file = Some(format!("{KEYS}/rsa-a-public.pem").into());
     })
     .await;
     let sign_with = |pair: &str| {
@@ -213,8 +213,8 @@ async fn a_browser_can_send_its_token_as_a_subprotocol_and_gets_pm_v1_back() {
 #[tokio::test]
 async fn connections_beyond_the_total_or_per_tenant_cap_get_503() {
     let app = TestApp::spawn_with(|c| {
-        c.limits.max_connections = 3;
-        c.limits.max_connections_per_tenant = 2;
+        c.max_connections = 3;
+        c.max_connections_per_tenant = 2;
     })
     .await;
     let _a1 = app.editor("a1").await;

@@ -21,8 +21,8 @@ async fn an_application_ping_gets_a_pong_with_the_server_time() {
 #[tokio::test]
 async fn a_silent_client_is_closed_after_the_idle_timeout() {
     let app = TestApp::spawn_with(|c| {
-        c.limits.heartbeat_interval = Duration::from_millis(50);
-        c.limits.idle_timeout = Duration::from_millis(200);
+        c.heartbeat_ms = 50;
+        c.idle_timeout_ms = 200;
     })
     .await;
     // A WebSocket client library answers pings while it reads, so a truly silent client is a raw
@@ -118,7 +118,7 @@ async fn a_mutation_without_a_uuid_request_id_is_refused_by_field() {
 
 #[tokio::test]
 async fn an_oversized_frame_closes_that_connection_with_1009_and_the_server_keeps_serving() {
-    let app = TestApp::spawn_with(|c| c.limits.max_frame_bytes = 4 * 1024).await;
+    let app = TestApp::spawn_with(|c| c.max_frame_bytes = 4 * 1024).await;
     let mut client = app.editor("alice").await;
     let huge = pb::CreateProject {
         key: "WEB".into(),
@@ -137,8 +137,8 @@ async fn an_oversized_frame_closes_that_connection_with_1009_and_the_server_keep
 #[tokio::test]
 async fn commands_beyond_the_burst_are_rate_limited_and_accepted_again_at_the_sustained_rate() {
     let app = TestApp::spawn_with(|c| {
-        c.limits.commands_per_second = 2;
-        c.limits.command_burst = 3;
+        c.commands_per_second = 2;
+        c.command_burst = 3;
     })
     .await;
     let mut client = app.editor("alice").await;
@@ -175,11 +175,11 @@ async fn commands_beyond_the_burst_are_rate_limited_and_accepted_again_at_the_su
 #[tokio::test]
 async fn a_client_that_stops_reading_does_not_delay_a_reading_client_and_is_told_to_resync() {
     let app = TestApp::spawn_with(|c| {
-        c.limits.outbound_queue = 8;
+        c.outbound_queue = 8;
         // Far longer than the test: the stuck client's connection must not be closed for a slow
         // write or for silence, so the only way out of its stall is the overflow path.
-        c.limits.write_timeout = Duration::from_secs(600);
-        c.limits.idle_timeout = Duration::from_secs(600);
+        c.write_timeout_ms = 600_000;
+        c.idle_timeout_ms = 600_000;
     })
     .await;
     let mut writer = app.editor("alice").await;

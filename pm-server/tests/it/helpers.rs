@@ -44,10 +44,10 @@ impl TestApp {
     /// A server on an existing data directory (a restart: see [`TestApp::take_dir`]).
     pub async fn spawn_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = Config::for_data_dir(dir.path());
-        config.auth.secret = Some(SECRET.to_vec().into());
+        config.jwt_secret = Some(SECRET.to_vec().into());
         // Tests send commands as fast as they can; the rate limit has its own test.
-        config.limits.commands_per_second = 100_000;
-        config.limits.command_burst = 100_000;
+        config.commands_per_second = 100_000;
+        config.command_burst = 100_000;
         adjust(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -21,7 +21,7 @@ async fn add_items(client: &mut Client, project: &pb::Project, n: usize) {
 
 fn config_for(dir: &Path) -> pm_server::Config {
     let mut config = pm_server::Config::for_data_dir(dir);
-    config.auth.secret = Some(SECRET.to_vec().into());
+    config.jwt_secret = Some(SECRET.to_vec().into());
     config
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pm_core::{TenantRole, WorkItemType, check_parent};
 use pm_proto::pb;
-use pm_server::config::{Config, ConfigArgs, ServeArgs};
+use pm_server::config::{Config, ConfigArgs};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
@@ -38,15 +38,12 @@ fn documented_settings() -> BTreeMap<String, String> {
 fn resolve_file(dir: &Path, toml: &str) -> anyhow::Result<Config> {
     let path = dir.join("pm.toml");
     std::fs::write(&path, toml).unwrap();
-    let common = ConfigArgs {
-        config: Some(path),
-        ..Default::default()
-    };
-    Config::resolve(&common, &ServeArgs::default(), None)
+    let common = ConfigArgs::file(path);
+    Config::resolve(&common, None)
 }
 
-fn described(config: &Config) -> BTreeMap<&'static str, pm_server::config::Shown> {
-    config.describe().into_iter().collect()
+fn described(config: &Config) -> BTreeMap<String, pm_server::config::Shown> {
+    config.describe().unwrap().into_iter().collect()
 }
 
 #[test]
@@ -54,8 +51,9 @@ fn the_deployment_docs_list_exactly_the_settings_the_server_has() {
     let documented: Vec<String> = documented_settings().into_keys().collect();
     let mut known: Vec<String> = Config::for_data_dir("data")
         .describe()
+        .unwrap()
         .into_iter()
-        .map(|(name, _)| name.to_owned())
+        .map(|(name, _)| name)
         // The HS256 secret is environment-only (PM_JWT_SECRET), documented with jwt_secret_file.
         .filter(|name| name != "jwt_secret")
         .collect();
@@ -94,6 +92,9 @@ fn invalid_settings_are_refused_with_an_error_naming_the_setting() {
         ("log_format = \"xml\"", "log_format"),
         ("change_log_max_rows = 0", "change_log_max_rows"),
         ("no_such_setting = 1", "pm.toml"),
+        ("no_such_setting = 1", "\"no_such_setting\""),
+        ("max_open_tenants = \"many\"", "pm.toml: max_open_tenants: "),
+        ("listen = \"nowhere\"", "pm.toml: listen: \"nowhere\""),
     ];
     for (toml, named) in cases {
         let err = format!("{:#}", resolve_file(dir.path(), toml).unwrap_err());
@@ -1001,11 +1002,8 @@ fn the_example_pm_toml_sets_every_setting_and_is_accepted() {
         });
         assert!(set, "deploy/pm.toml does not name {name}");
     }
-    let common = ConfigArgs {
-        config: Some(path),
-        ..Default::default()
-    };
-    let config = Config::resolve(&common, &ServeArgs::default(), None).unwrap();
+    let common = ConfigArgs::file(path);
+    let config = Config::resolve(&common, None).unwrap();
     assert_eq!(config.data_dir, Path::new("/var/lib/pm"));
 }
 
@@ -1017,12 +1015,9 @@ fn secrets_never_appear_in_the_configurations_debug_output() {
         "metrics_token = \"scrape-token-value\"\n",
     )
     .unwrap();
-    let common = ConfigArgs {
-        config: Some(dir.path().join("pm.toml")),
-        ..Default::default()
-    };
+    let common = ConfigArgs::file(dir.path().join("pm.toml"));
     let secret = "a-secret-long-enough-for-the-hs256-check!!";
-    let config = Config::resolve(&common, &ServeArgs::default(), Some(secret.to_owned())).unwrap();
+    let config = Config::resolve(&common, Some(secret.to_owned())).unwrap();
     let debug = format!("{config:?}");
     assert!(!debug.contains("scrape-token-value"), "{debug}");
     // Neither as text nor as the byte list a Vec<u8> would print.

@@ -23,7 +23,7 @@ async fn spawn_with(adjust: impl FnOnce(&mut pm_server::Config)) -> TestApp {
     TestApp::spawn_with(|c| {
         c.api_requests_per_second = 100_000;
         c.api_request_burst = 100_000;
-        c.limits.command_burst = 100_000;
+        c.command_burst = 100_000;
         adjust(c);
     })
     .await
@@ -294,7 +294,7 @@ async fn projects_are_listed_and_found_by_id_or_key() {
 }
 
 #[tokio::test]
-async fn the_context_holds_the_whole_project_in_one_snapshot() {
+async fn the_context_holds_the_open_work_in_one_snapshot_and_counts_the_rest() {
     let app = spawn().await;
     let mut b = board(&app).await;
     let head = b.alice.subscribe(&b.web.id).await.head_seq;
@@ -314,9 +314,21 @@ async fn the_context_holds_the_whole_project_in_one_snapshot() {
         BTreeMap::from([("alice", "admin"), ("bob", "viewer")])
     );
     assert_eq!(context["swim_lanes"].as_array().unwrap().len(), 5);
-    assert_eq!(context["item_count"], 4);
+    // The task is done: it is counted and listed among the recently done, not in the open work.
+    assert_eq!(context["item_count"], 3);
+    assert_eq!(context["total_items"], 4);
+    assert_eq!(
+        context["status_counts"],
+        serde_json::json!({"backlog": 2, "todo": 0, "in_progress": 1, "review": 0, "done": 1})
+    );
+    assert_eq!(keys(&context["recently_done"]), ["WEB-3"]);
+    assert_eq!(context["recently_done"][0]["parent_id"], b.story.id);
+    assert!(
+        context.get("items_next_cursor").is_none(),
+        "all open work is here"
+    );
 
-    // The tree: the epic holds the story, which holds the task; the blocker stands alone.
+    // The tree: the epic holds the story; the blocker stands alone.
     let top = context["items"].as_array().unwrap();
     assert_eq!(keys(&context["items"]), ["WEB-1", "WEB-4"]);
     let epic = &top[0];
@@ -325,9 +337,10 @@ async fn the_context_holds_the_whole_project_in_one_snapshot() {
         epic["description"],
         "Everything between the cart and the receipt."
     );
-    assert!(epic.get("parent_id").is_none(), "the nesting says it");
+    assert!(epic.get("parent_id").is_none(), "a top-level item");
     let story = &epic["children"][0];
     assert_eq!(story["key"], "WEB-2");
+    assert!(story.get("parent_id").is_none(), "the nesting says it");
     assert_eq!(story["status"], "in_progress");
     assert_eq!(story["priority"], "high");
     assert_eq!(story["points"], 5);
@@ -335,10 +348,8 @@ async fn the_context_holds_the_whole_project_in_one_snapshot() {
     assert_eq!(story["sprint_id"], b.sprint.id);
     assert_eq!(story["blocked"], true);
     assert_eq!(story["logged_ms"], 1_800_000);
-    let task = &story["children"][0];
-    assert_eq!(task["key"], "WEB-3");
-    assert!(task.get("blocked").is_none(), "false flags are left out");
-    assert!(task.get("children").is_none(), "empty lists are left out");
+    assert!(story.get("children").is_none(), "empty lists are left out");
+    assert!(top[1].get("blocked").is_none(), "false flags are left out");
 
     let deps = context["dependencies"].as_array().unwrap();
     assert_eq!(deps.len(), 1);
@@ -1097,7 +1108,7 @@ async fn the_change_feed_holds_what_a_subscriber_received() {
 
 #[tokio::test]
 async fn a_since_outside_the_retained_change_log_is_410() {
-    let app = spawn_with(|c| c.retention.change_log_max_rows = 3).await;
+    let app = spawn_with(|c| c.change_log_max_rows = 3).await;
     let mut alice = app.editor("alice").await;
     let web = alice.create_project("WEB").await;
     for n in 0..5 {
@@ -1218,15 +1229,12 @@ async fn cors_is_off_unless_origins_are_configured() {
 
 #[test]
 fn cors_origins_come_from_a_comma_separated_setting_and_are_checked() {
-    use pm_server::config::{ConfigArgs, ServeArgs};
-    let serve = ServeArgs {
-        cors_allowed_origins: Some(vec![
-            "https://a.example".to_owned(),
-            " http://localhost:5173".to_owned(),
-        ]),
-        ..Default::default()
-    };
-    let config = pm_server::Config::resolve(&ConfigArgs::default(), &serve, None).unwrap();
+    use pm_server::config::ConfigArgs;
+    let flags = [
+        "--cors-allowed-origins",
+        "https://a.example, http://localhost:5173,",
+    ];
+    let config = pm_server::Config::resolve(&ConfigArgs::from_flags(flags).unwrap(), None).unwrap();
     assert_eq!(
         config.cors_allowed_origins,
         ["https://a.example", "http://localhost:5173"]
@@ -1236,11 +1244,8 @@ fn cors_origins_come_from_a_comma_separated_setting_and_are_checked() {
         "https://a.example/",
         "https://a.example/path\n",
     ] {
-        let serve = ServeArgs {
-            cors_allowed_origins: Some(vec![bad.to_owned()]),
-            ..Default::default()
-        };
-        let err = pm_server::Config::resolve(&ConfigArgs::default(), &serve, None).unwrap_err();
+        let args = ConfigArgs::from_flags(["--cors-allowed-origins", bad]).unwrap();
+        let err = pm_server::Config::resolve(&args, None).unwrap_err();
         assert!(err.to_string().contains("cors_allowed_origins"), "{err}");
     }
 }
@@ -1256,7 +1261,7 @@ fn sample_path(path: &str, b: &Board) -> String {
 fn sample_query(name: &str) -> &'static str {
     match name {
         "since" => "0",
-        "limit" | "activity" | "description_chars" => "5",
+        "limit" | "activity" | "description_chars" | "items" => "5",
         "include_archived" | "blocked" => "false",
         "type" => "task",
         "status" => "todo",
@@ -1572,15 +1577,15 @@ async fn docs_api_md_names_every_query_parameter_and_its_demo_numbers_are_curren
         }
     }
 
-    // "The demo project has N items; this answer is K KB", of the context example above it.
+    // "The demo project has N open items; this answer is K KB", of the context example above it.
     let claim = page
         .split("The demo project has ")
         .nth(1)
         .expect("the context example states its size");
-    let (items, rest) = claim.split_once(" items; this answer is ").unwrap();
+    let (items, rest) = claim.split_once(" open items; this answer is ").unwrap();
     let kb = rest.split_once(" KB").unwrap().0;
     let context = http
-        .get("/projects/SHOP/context?description_chars=60&activity=2")
+        .get("/projects/SHOP/context?description_chars=60&activity=3")
         .await;
     assert_eq!(context.body["item_count"].to_string(), items);
     let bytes = serde_json::to_vec(&context.body).unwrap().len();
@@ -1593,4 +1598,286 @@ async fn docs_api_md_names_every_query_parameter_and_its_demo_numbers_are_curren
         !page.contains("WEB-42"),
         "the walkthrough uses the demo's keys"
     );
+}
+
+/// Reads begun on the server's tenant databases so far, from `/metrics`.
+async fn reads_begun(app: &TestApp) -> u64 {
+    let text = reqwest::get(format!("http://{}/metrics", app.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("pm_database_reads_begun "))
+        .expect("the metric is exported")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+const CONDITIONAL_PATHS: [&str; 3] = [
+    "/projects/WEB/context",
+    "/projects/web",
+    "/work-items/WEB-2",
+];
+
+/// Bob's current tag of each conditional path, checked once to answer 304.
+async fn tags(bob: &Http) -> Vec<String> {
+    let mut tags = Vec::new();
+    for path in CONDITIONAL_PATHS {
+        let first = bob.get(path).await;
+        assert_eq!(first.status, StatusCode::OK, "{path}: {}", first.body);
+        tags.push(first.etag());
+    }
+    tags
+}
+
+#[tokio::test]
+async fn a_304_is_answered_without_reading_the_database() {
+    let app = spawn().await;
+    let mut b = board(&app).await;
+    let bob = Http::as_user(&app, "acme", "bob", TenantRole::Editor);
+    let tags = tags(&bob).await;
+
+    let before = reads_begun(&app).await;
+    for _ in 0..3 {
+        for (path, tag) in CONDITIONAL_PATHS.iter().zip(&tags) {
+            let answer = bob.get_if_none_match(path, tag).await;
+            assert_eq!(answer.status, StatusCode::NOT_MODIFIED, "{path}");
+            assert_eq!(&answer.etag(), tag);
+        }
+    }
+    assert_eq!(reads_begun(&app).await, before, "no 304 read SQLite");
+
+    // A context already rendered for bob's role is sent again from memory, the same JSON.
+    let rendered = bob.get(CONDITIONAL_PATHS[0]).await;
+    let again = bob.get(CONDITIONAL_PATHS[0]).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.body, rendered.body);
+    assert_eq!(again.etag(), tags[0]);
+    assert_eq!(again.headers["content-type"], "application/json");
+    let before = reads_begun(&app).await;
+    assert_eq!(bob.get(CONDITIONAL_PATHS[0]).await.body, rendered.body);
+    assert_eq!(reads_begun(&app).await, before, "served from memory");
+
+    // The counter does count: a tag that is no longer current goes to the database.
+    b.alice
+        .ok(pb::AddComment {
+            work_item_id: b.epic.id.clone(),
+            body: "moved on".to_owned(),
+        })
+        .await;
+    let changed = bob.get_if_none_match(CONDITIONAL_PATHS[0], &tags[0]).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert!(reads_begun(&app).await > before);
+}
+
+#[tokio::test]
+async fn a_removed_member_is_refused_not_answered_from_memory() {
+    let app = spawn().await;
+    let mut b = board(&app).await;
+    let bob = Http::as_user(&app, "acme", "bob", TenantRole::Editor);
+    let tags = tags(&bob).await;
+    for (path, tag) in CONDITIONAL_PATHS.iter().zip(&tags) {
+        assert_eq!(
+            bob.get_if_none_match(path, tag).await.status,
+            StatusCode::NOT_MODIFIED,
+            "{path}"
+        );
+    }
+    b.alice
+        .ok(pb::RemoveMember {
+            project_id: b.web.id.clone(),
+            user_id: "bob".to_owned(),
+        })
+        .await;
+    for (path, tag) in CONDITIONAL_PATHS.iter().zip(&tags) {
+        let answer = bob.get_if_none_match(path, tag).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            answer.body
+        );
+        assert_eq!(answer.error_code(), "permission_denied", "{path}");
+        let plain = bob.get(path).await;
+        assert_eq!(
+            plain.status,
+            StatusCode::FORBIDDEN,
+            "{path}: not from memory"
+        );
+    }
+    // Alice, still a member, holds a validator of her own: it moved on with the removal.
+    let alice = Http::as_user(&app, "acme", "alice", TenantRole::Editor);
+    let current = alice.get(CONDITIONAL_PATHS[0]).await.etag();
+    assert_ne!(current, tags[0]);
+}
+
+#[tokio::test]
+async fn a_restored_history_invalidates_the_tags_kept_in_memory() {
+    // One open tenant at a time: touching another tenant closes this one, as idleness would.
+    let app = spawn_with(|c| c.max_open_tenants = 1).await;
+    let b = board(&app).await;
+    let backup = tempfile::tempdir().unwrap();
+    let mut config = pm_server::Config::for_data_dir(app.dir.path());
+    config.jwt_secret = Some(SECRET.to_vec().into());
+    pm_server::admin::backup(&config, backup.path(), pm_server::admin::WhenEmpty::Refuse)
+        .await
+        .unwrap();
+    let Board { mut alice, web, .. } = b;
+    create(&mut alice, &web, Type::Task, "After the backup", |_| {}).await;
+    drop(alice);
+    let bob = Http::as_user(&app, "acme", "bob", TenantRole::Editor);
+    let tags = tags(&bob).await;
+    for (path, tag) in CONDITIONAL_PATHS.iter().zip(&tags) {
+        assert_eq!(
+            bob.get_if_none_match(path, tag).await.status,
+            StatusCode::NOT_MODIFIED
+        );
+    }
+
+    // Close acme by opening another tenant until it is gone (alice's connection lets go of it
+    // as it ends), then put the backup in its place: an older history, so a new epoch.
+    let other = Http::as_user(&app, "other", "olga", TenantRole::Editor);
+    let mut closed = false;
+    for _ in 0..200 {
+        other.json("/projects").await;
+        let metrics = reqwest::get(format!("http://{}/metrics", app.addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("pm_open_tenant_databases 1") {
+            // The one open is "other" (it was just used).
+            closed = true;
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert!(closed, "acme was closed");
+    let live = app.dir.path().join("tenants/acme");
+    std::fs::copy(
+        backup.path().join("tenants/acme/pm.sqlite3"),
+        live.join("copy.tmp"),
+    )
+    .unwrap();
+    std::fs::rename(live.join("copy.tmp"), live.join("pm.sqlite3")).unwrap();
+    for stale in ["pm.sqlite3-wal", "pm.sqlite3-shm"] {
+        let _ = std::fs::remove_file(live.join(stale));
+    }
+
+    for (path, tag) in CONDITIONAL_PATHS.iter().zip(&tags) {
+        let answer = bob.get_if_none_match(path, tag).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: a new history");
+        assert_ne!(&answer.etag(), tag);
+    }
+}
+
+/// A project of `n` open items (and `done` finished ones), created over `/ws`.
+async fn big_project(app: &TestApp, key: &str, n: usize, done: usize) -> pb::Project {
+    let mut alice = app.editor("alice").await;
+    let project = alice.create_project(key).await;
+    for i in 0..n + done {
+        create(
+            &mut alice,
+            &project,
+            Type::Task,
+            &format!("Item {i}"),
+            |c| {
+                c.description = "x".repeat(300);
+                if i % 7 == 0 {
+                    c.status = Some(Status::InProgress.into());
+                }
+                if i >= n {
+                    c.status = Some(Status::Done.into());
+                }
+            },
+        )
+        .await;
+    }
+    project
+}
+
+#[tokio::test]
+async fn the_context_of_a_big_project_is_bounded_and_paging_returns_every_item_once() {
+    let app = spawn().await;
+    let (open, done) = (620, 30);
+    big_project(&app, "BIG", open, done).await;
+    let alice = Http::as_user(&app, "acme", "alice", TenantRole::Editor);
+
+    let context = alice.json("/projects/BIG/context").await;
+    assert_eq!(context["item_count"], 200, "the default bound");
+    assert_eq!(context["items"].as_array().unwrap().len(), 200);
+    assert_eq!(context["recently_done"].as_array().unwrap().len(), 20);
+    assert_eq!(context["total_items"], open + done);
+    let in_progress = (0..open).filter(|i| i % 7 == 0).count();
+    assert_eq!(
+        context["status_counts"],
+        serde_json::json!({
+            "backlog": open - in_progress, "todo": 0, "in_progress": in_progress,
+            "review": 0, "done": done
+        })
+    );
+    let bytes = serde_json::to_vec(&context).unwrap().len();
+    assert!(bytes < 256 * 1024, "{bytes} bytes");
+    // The most recently finished first.
+    let recent = keys(&context["recently_done"]);
+    assert_eq!(recent[0], format!("BIG-{}", open + done));
+
+    // The open work continues from the cursor, and everything pages from the list.
+    let mut open_keys = keys(&context["items"]);
+    let mut cursor = context["items_next_cursor"].as_str().unwrap().to_owned();
+    loop {
+        let page = alice
+            .json(&format!(
+                "/projects/BIG/work-items?status=backlog,todo,in_progress,review&limit=200&cursor={cursor}"
+            ))
+            .await;
+        open_keys.extend(keys(&page["items"]));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (1..=open).map(|n| format!("BIG-{n}")).collect();
+    assert_eq!(
+        open_keys, expected,
+        "every open item exactly once, in order"
+    );
+
+    let mut all = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = alice
+            .json(&format!(
+                "/projects/BIG/work-items?limit=200&cursor={cursor}"
+            ))
+            .await;
+        all.extend(keys(&page["items"]));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (1..=open + done).map(|n| format!("BIG-{n}")).collect();
+    assert_eq!(all, expected, "the export: every item exactly once");
+
+    let few = alice.json("/projects/BIG/context?items=5").await;
+    assert_eq!(
+        keys(&few["items"]),
+        ["BIG-1", "BIG-2", "BIG-3", "BIG-4", "BIG-5"]
+    );
+    assert_eq!(few["items_next_cursor"], "5");
+    let none = alice.json("/projects/BIG/context?items=0").await;
+    assert_eq!(none["item_count"], 0);
+    assert_eq!(none["items_next_cursor"], "0");
+    alice
+        .fails(
+            "/projects/BIG/context?items=501",
+            StatusCode::BAD_REQUEST,
+            "validation",
+        )
+        .await;
 }

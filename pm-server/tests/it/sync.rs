@@ -3,7 +3,6 @@
 //! drop and resume at random converge on the same state as a fresh snapshot.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::Duration;
 
 use futures_util::StreamExt;
 use pm_core::TenantRole;
@@ -54,8 +53,8 @@ fn seqs(events: &[pb::Event]) -> Vec<u64> {
 
 /// Commands are not what these tests are about: lift the per-connection rate limit.
 fn unlimited_commands(config: &mut pm_server::Config) {
-    config.limits.commands_per_second = 1_000_000;
-    config.limits.command_burst = 1_000_000;
+    config.commands_per_second = 1_000_000;
+    config.command_burst = 1_000_000;
 }
 
 /// A small deterministic PRNG (SplitMix64), so a failing run replays from its seed.
@@ -567,7 +566,7 @@ async fn resuming_while_writes_continue_loses_and_repeats_nothing() {
 
 #[tokio::test]
 async fn a_since_older_than_the_retained_change_log_is_answered_with_a_resync() {
-    let app = TestApp::spawn_with(|config| config.retention.change_log_max_rows = 5).await;
+    let app = TestApp::spawn_with(|config| config.change_log_max_rows = 5).await;
     let mut alice = app.editor("alice").await;
     let project = alice.create_project("WEB").await;
     let token = app.token("acme", "boss", TenantRole::Admin);
@@ -670,11 +669,11 @@ enum Cut {
 async fn a_client_whose_queue_overflows_is_told_to_resync_and_a_reading_client_misses_nothing() {
     let app = TestApp::spawn_with(|config| {
         unlimited_commands(config);
-        config.limits.outbound_queue = 16;
+        config.outbound_queue = 16;
         // Far longer than the test: the slow client's connection must not be closed for a stalled
         // write or for silence, so the only way out of its stall is the overflow path.
-        config.limits.write_timeout = Duration::from_secs(600);
-        config.limits.idle_timeout = Duration::from_secs(600);
+        config.write_timeout_ms = 600_000;
+        config.idle_timeout_ms = 600_000;
     })
     .await;
     let mut alice = app.editor("alice").await;

@@ -21,7 +21,9 @@ use crate::baseline::{BaseClient, Received};
 use crate::client::{self, PmClient, event_item, request_id};
 use crate::latency::Latencies;
 use crate::report::ScenarioResult;
-use crate::scenario::{CONNECT_CONCURRENCY, Env, Window, finish_variant, nanos_since, settle};
+use crate::scenario::{
+    CONNECT_CONCURRENCY, Env, Window, finish_variant, nanos_since, settle, skipped,
+};
 use crate::system::Usage;
 
 pub const NAME: &str = "fan_out";
@@ -39,27 +41,54 @@ const DRAIN_QUIET: Duration = Duration::from_secs(1);
 const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 
 pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
-    let mut variants: Vec<(usize, usize)> = env
+    let mut variants: Vec<(usize, usize, Viewers)> = env
         .plan
         .fan_out_subscribers
         .iter()
-        .map(|&n| (n, 1))
+        .map(|&n| (n, 1, Viewers::OneUser))
         .collect();
     variants.push((
         env.plan.fan_out_spread_subscribers,
         env.plan.fan_out_projects,
+        Viewers::OneUser,
     ));
+    if env.plan.fan_out_user_subscribers > 0 {
+        variants.push((env.plan.fan_out_user_subscribers, 1, Viewers::UserEach));
+    }
     let mut results = Vec::new();
-    for (subscribers, projects) in variants {
+    for (subscribers, projects, viewers) in variants {
         let variant = format!(
-            "{subscribers} subscribers, {projects} {}",
-            if projects == 1 { "project" } else { "projects" }
+            "{subscribers} subscribers, {projects} {}{}",
+            if projects == 1 { "project" } else { "projects" },
+            match viewers {
+                Viewers::OneUser => "",
+                Viewers::UserEach => ", one user each",
+            }
         );
-        let outcome = one(env, subscribers, projects, &variant).await;
+        if viewers == Viewers::UserEach && !env.multi_tenant() {
+            results.push(skipped(
+                NAME,
+                variant,
+                BASELINE,
+                "needs a token per user (--target gives one)",
+            ));
+            continue;
+        }
+        let outcome = one(env, subscribers, projects, viewers, &variant).await;
         results.push(finish_variant(NAME, variant, BASELINE, outcome));
         env.stop_servers().await;
     }
     results
+}
+
+/// Who the subscribers are signed in as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Viewers {
+    /// One user with many connections: presence changes once, however many subscribe.
+    OneUser,
+    /// A different user per subscriber: every subscription changes the set of viewers, the
+    /// worst case for presence.
+    UserEach,
 }
 
 /// What the subscribers of one side share while running.
@@ -179,13 +208,22 @@ async fn one(
     env: &mut Env,
     subscribers: usize,
     projects: usize,
+    viewers: Viewers,
     variant: &str,
 ) -> anyhow::Result<ScenarioResult> {
     let mut result = ScenarioResult::new(NAME, variant, BASELINE);
     let per_project = (subscribers / projects).max(1);
     let writes_per_sec = (env.plan.fan_out_deliveries_per_sec as f64 / per_project as f64)
         .clamp(1.0, MAX_WRITES_PER_SEC);
-    let pm = pm_side(env, subscribers, projects, writes_per_sec, &mut result).await?;
+    let pm = pm_side(
+        env,
+        subscribers,
+        projects,
+        viewers,
+        writes_per_sec,
+        &mut result,
+    )
+    .await?;
     env.stop_servers().await;
     let base = base_side(
         env,
@@ -343,12 +381,22 @@ async fn pm_side(
     env: &mut Env,
     subscribers: usize,
     projects: usize,
+    viewers: Viewers,
     writes_per_sec: f64,
     result: &mut ScenarioResult,
 ) -> anyhow::Result<Side> {
     let epoch = env.epoch;
     let pm = env.pm().await?;
-    let token = env.token(&format!("fan{subscribers}-{projects}")).await?;
+    let tenant = format!("fan{subscribers}-{projects}");
+    let token = env.token(&tenant).await?;
+    let viewer_tokens = match viewers {
+        Viewers::OneUser => None,
+        Viewers::UserEach => Some(
+            env.user_tokens(&tenant, subscribers)
+                .await?
+                .context("per-user tokens need a spawned server")?,
+        ),
+    };
     let mut setup = PmClient::connect(&pm.ws_url, &token).await?;
     let mut project_ids = Vec::new();
     let mut items = Vec::new();
@@ -371,7 +419,9 @@ async fn pm_side(
         .map(|i| {
             tokio::spawn(pm_subscriber(
                 pm.ws_url.clone(),
-                token.clone(),
+                viewer_tokens
+                    .as_ref()
+                    .map_or_else(|| token.clone(), |t| t[i].clone()),
                 project_ids[i % projects].clone(),
                 i % projects,
                 Arc::clone(&shared),

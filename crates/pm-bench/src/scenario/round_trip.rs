@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::baseline::BaseClient;
+use crate::baseline::sqlite::SqliteResult;
 use crate::client::PmClient;
 use crate::latency::Latencies;
 use crate::report::ScenarioResult;
@@ -35,8 +36,9 @@ impl LoopStats {
 }
 
 pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
-    // The target compares with "echo + one raw SQLite insert": measure the insert once.
-    let insert_p50 = env
+    // The targets compare with "echo + one raw SQLite insert" and with a raw transaction's CPU:
+    // measure the raw transaction loop once.
+    let insert = env
         .launcher
         .sqlite_baseline(
             &env.baseline_dir.join("round-trip"),
@@ -44,8 +46,7 @@ pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
             env.plan.duration.min(Duration::from_secs(2)),
             ROW_BYTES,
         )
-        .await
-        .map(|r| r.p50_ms);
+        .await;
     let mut results = Vec::new();
     for conns in env.plan.round_trip_connections.clone() {
         let variant = format!(
@@ -56,8 +57,8 @@ pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
                 "connections"
             }
         );
-        let outcome = match &insert_p50 {
-            Ok(p50) => one(env, conns, *p50, &variant).await,
+        let outcome = match &insert {
+            Ok(raw) => one(env, conns, raw, &variant).await,
             Err(e) => Err(anyhow::anyhow!("raw SQLite insert reference failed: {e:#}")),
         };
         results.push(finish_variant(NAME, variant, BASELINE, outcome));
@@ -69,7 +70,7 @@ pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
 async fn one(
     env: &mut Env,
     conns: usize,
-    insert_p50_ms: f64,
+    insert: &SqliteResult,
     variant: &str,
 ) -> anyhow::Result<ScenarioResult> {
     let mut result = ScenarioResult::new(NAME, variant, BASELINE);
@@ -155,7 +156,12 @@ async fn one(
             base_u.cpu_s * 1e6 / base_stats.ops.max(1) as f64,
         );
     }
-    result.detail("sqlite_insert_p50_ms", insert_p50_ms);
+    result.detail("sqlite_insert_p50_ms", insert.p50_ms);
+    result.detail("sqlite_insert_p99_ms", insert.p99_ms);
+    result.detail(
+        "sqlite_cpu_per_tx_us",
+        insert.cpu_s * 1e6 / insert.ops.max(1) as f64,
+    );
     result.detail("request_bytes", request_len as f64);
     result.detail("reply_bytes", reply_len as f64);
     result.pm_server = server;

@@ -9,11 +9,16 @@ use crate::latency::Latencies;
 use crate::report::ScenarioResult;
 use crate::scenario::round_trip::ROW_BYTES;
 use crate::scenario::{
-    CONNECT_CONCURRENCY, Env, Window, finish_variant, run_limited, settle, skipped,
+    CONNECT_CONCURRENCY, Env, Window, finish_variant, run_limited, scrape, settle, skipped,
 };
 
 pub const NAME: &str = "write_throughput";
 const BASELINE: &str = "raw SQLite insert+select transactions, pm's pragmas, same disk";
+/// pm's histogram of commands per write transaction (group commit): its sum and count.
+const BATCH_SERIES: [&str; 2] = [
+    "pm_write_batch_commands_sum",
+    "pm_write_batch_commands_count",
+];
 
 pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
     let mut results = Vec::new();
@@ -91,7 +96,7 @@ async fn one(
         .await?
     };
     settle(pm.pid, &mut result).await;
-    let batches_before = batches(&pm.http_base).await;
+    let batches_before = scrape(&pm.http_base, &BATCH_SERIES).await;
     let window = Window::start(pm.pid)?;
     let deadline = Instant::now() + duration;
     let tasks: Vec<_> = writers
@@ -106,7 +111,7 @@ async fn one(
         latencies.merge(&l);
     }
     let (server, generator) = window.finish()?;
-    let batches_after = batches(&pm.http_base).await;
+    let batches_after = scrape(&pm.http_base, &BATCH_SERIES).await;
     env.stop_servers().await;
 
     let sqlite = env
@@ -131,12 +136,17 @@ async fn one(
         );
     }
     result.detail("pm_writes", ops as f64);
-    result.detail("sqlite_transactions", sqlite.ops as f64);
     if let (Some(before), Some(after)) = (batches_before, batches_after) {
-        let (transactions, commands) = (after.0 - before.0, after.1 - before.1);
-        result.detail("write_transactions", transactions);
-        result.detail("commands_per_transaction", commands / transactions.max(1.0));
+        let delta = |name: &str| {
+            after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
+        };
+        let (commands, commits) = (delta(BATCH_SERIES[0]), delta(BATCH_SERIES[1]));
+        if commits > 0.0 {
+            result.detail("write_commits", commits);
+            result.detail("mean_batch_commands", commands / commits);
+        }
     }
+    result.detail("sqlite_transactions", sqlite.ops as f64);
     result.pm_server = server;
     result.baseline_server = Some(crate::system::Usage {
         cpu_s: sqlite.cpu_s,
@@ -164,23 +174,4 @@ async fn write_loop(mut w: Writer, deadline: Instant) -> anyhow::Result<(u64, La
         ops += 1;
     }
     Ok((ops, latencies))
-}
-
-/// Write transactions committed so far and the commands they held, from the batch-size histogram
-/// of pm's `/metrics` (group commit); `None` when the server does not serve it there.
-async fn batches(http_base: &str) -> Option<(f64, f64)> {
-    let body = reqwest::get(format!("{http_base}/metrics"))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    let value = |name: &str| {
-        body.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-    };
-    Some((
-        value("pm_write_batch_commands_count")?,
-        value("pm_write_batch_commands_sum")?,
-    ))
 }
