@@ -35,6 +35,7 @@ pub struct Exporter {
     connections_open: Gauge,
     connection_tenants: Gauge,
     open_tenant_databases: Gauge,
+    wal_checkpoints: Counter,
     reads_begun: Gauge,
 }
 
@@ -48,6 +49,7 @@ impl Exporter {
             connections_open: Gauge::default(),
             connection_tenants: Gauge::default(),
             open_tenant_databases: Gauge::default(),
+            wal_checkpoints: Counter::default(),
             reads_begun: Gauge::default(),
             registry: Registry::default(),
         };
@@ -70,6 +72,11 @@ impl Exporter {
             "pm_open_tenant_databases",
             "Tenant databases open now",
             exporter.open_tenant_databases.clone(),
+        );
+        registry.register(
+            "pm_wal_checkpoints",
+            "WAL checkpoints run (off the commit path), over all tenants",
+            exporter.wal_checkpoints.clone(),
         );
         registry.register(
             "pm_database_reads_begun",
@@ -149,6 +156,11 @@ fn text(state: &AppState) -> String {
     exporter
         .open_tenant_databases
         .set(gauge(state.tenants.open_count()));
+    // Counted by the storage; brought up to date (it only grows, so concurrent scrapes agree).
+    exporter.wal_checkpoints.inner().fetch_max(
+        state.tenants.checkpoints_performed(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     exporter
         .reads_begun
         .set(i64::try_from(state.tenants.reads_begun()).unwrap_or(i64::MAX));

@@ -172,15 +172,3 @@ pub async fn blocked_items(
         .map(|id| parse(WorkItemId::parse(id), "blocked_id"))
         .collect()
 }
-
-/// Whether one item is blocked now (see [`blocked_items`]).
-pub async fn is_blocked(conn: &mut SqliteConnection, item: WorkItemId) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM dependencies d JOIN work_items b ON b.id = d.blocking_id \
-         WHERE d.blocked_id = ? AND d.type = 'blocks' AND d.deleted_at IS NULL \
-         AND b.deleted_at IS NULL AND b.status <> 'done')",
-    )
-    .bind(item.to_string())
-    .fetch_one(conn)
-    .await?)
-}

@@ -3,7 +3,8 @@
 //!
 //! This crate knows SQL and files, and nothing of sockets, HTTP, protobuf or who is allowed to do
 //! what: permission checks and command rules belong to the callers. Its invariants:
-//! * every connection has WAL, `synchronous=NORMAL`, `foreign_keys=ON` and a busy timeout;
+//! * every connection has WAL, `synchronous=NORMAL`, `foreign_keys=ON` and a busy timeout, and
+//!   no commit runs a WAL checkpoint (they run in the background, see [`TenantDb::committed`]);
 //! * a tenant has exactly one writer connection, and every write transaction begins `IMMEDIATE`;
 //! * updates compare the entity version inside the UPDATE itself, so of two writers holding the
 //!   same version exactly one succeeds;
@@ -31,4 +32,4 @@ pub use error::{Conflict, Error, Result};
 pub use sqlx::pool::PoolConnection;
 pub use sqlx::{Connection, SqliteConnection};
 pub use sqlx::{Sqlite, Transaction};
-pub use tenant::{StorageConfig, TenantDb, TenantManager, WriteTx, begin_immediate};
+pub use tenant::{Checkpoint, StorageConfig, TenantDb, TenantManager, WriteTx, begin_immediate};

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,15 @@ pub struct StorageConfig {
     pub read_connections: u32,
     /// How long a statement waits for a lock held by another connection before failing.
     pub busy_timeout: Duration,
+    /// A commit that leaves the WAL file larger than this starts a checkpoint in the background
+    /// (SQLite's own automatic checkpoint, which runs inside the commit that crosses its threshold
+    /// and makes that client wait for the copy and its `fsync`, is off). It is also the size the
+    /// WAL file is cut back to when SQLite starts it over after a checkpoint.
+    pub wal_checkpoint_bytes: u64,
+    /// A WAL file larger than this is checkpointed with `TRUNCATE` (which waits for readers and
+    /// briefly holds off writers) instead of `PASSIVE`: it grows that far only when readers kept
+    /// the WAL from being started over.
+    pub wal_truncate_bytes: u64,
 }
 
 impl StorageConfig {
@@ -48,6 +57,9 @@ impl StorageConfig {
             idle_timeout: Duration::from_secs(10 * 60),
             read_connections: 4,
             busy_timeout: Duration::from_secs(5),
+            // About SQLite's own default threshold (1,000 pages of 4 KiB).
+            wal_checkpoint_bytes: 4 << 20,
+            wal_truncate_bytes: 64 << 20,
         }
     }
 }
@@ -63,6 +75,16 @@ pub struct TenantDb {
     epoch: Mutex<String>,
     /// Milliseconds since the manager's epoch at the last `open` that returned this database.
     last_used: AtomicI64,
+    wal_path: PathBuf,
+    wal_checkpoint_bytes: u64,
+    wal_truncate_bytes: u64,
+    /// A background checkpoint is running (at most one per tenant).
+    checkpointing: AtomicBool,
+    /// The WAL file's size when the last background checkpoint started; 0 once SQLite has
+    /// started the WAL over (and cut the file back) since.
+    checkpointed_at: AtomicU64,
+    /// Checkpoints run, over all tenants (shared with the manager).
+    checkpoints: Arc<AtomicU64>,
     /// The manager's count of reads begun (see [`TenantManager::reads_begun`]).
     reads: Arc<AtomicU64>,
 }
@@ -147,12 +169,60 @@ impl TenantDb {
         self.path.parent().unwrap_or(Path::new("."))
     }
 
-    /// Moves the WAL's content into the main file so the WAL does not grow without bound.
-    pub async fn checkpoint(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+    /// Moves the WAL's content into the main file so the WAL does not grow without bound:
+    /// `PASSIVE` (never waits for readers or holds off writers; it runs on a read connection, so
+    /// commits go on meanwhile), or `TRUNCATE` when the WAL file has grown past
+    /// `wal_truncate_bytes` (readers kept SQLite from starting it over).
+    pub async fn checkpoint(&self) -> Result<Checkpoint> {
+        let mut conn = self.reader.acquire().await?;
+        let mode = if self.wal_size() > self.wal_truncate_bytes {
+            "TRUNCATE"
+        } else {
+            "PASSIVE"
+        };
+        let (busy, log, checkpointed): (i64, i64, i64) =
+            sqlx::query_as(&format!("PRAGMA wal_checkpoint({mode})"))
+                .fetch_one(&mut *conn)
+                .await?;
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(Checkpoint {
+            complete: busy == 0 && log == checkpointed,
+            wal_frames: log,
+        })
+    }
+
+    /// Called after every commit: when the WAL file has grown past `wal_checkpoint_bytes`, starts
+    /// a checkpoint in the background (unless one is running) and returns it. The commit itself
+    /// never waits for it.
+    ///
+    /// While commits keep coming, SQLite cannot start the WAL over (a commit lands while the
+    /// checkpoint copies), so the file keeps growing past the bound; the next checkpoint then
+    /// starts only once another `wal_checkpoint_bytes` were written, not after every commit.
+    pub fn committed(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let size = self.wal_size();
+        let last = self.checkpointed_at.load(Ordering::Relaxed);
+        // The file only shrinks when SQLite started the WAL over: a new cycle.
+        let last = if size < last { 0 } else { last };
+        if size <= self.wal_checkpoint_bytes
+            || size < last.saturating_add(self.wal_checkpoint_bytes)
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
+            self.checkpointed_at.store(last, Ordering::Relaxed);
+            return None;
+        }
+        self.checkpointed_at.store(size, Ordering::Relaxed);
+        let db = Arc::clone(self);
+        Some(tokio::spawn(async move {
+            if let Err(e) = db.checkpoint().await {
+                tracing::warn!(tenant = %db.tenant, error = %e, "WAL checkpoint failed");
+            }
+            db.checkpointing.store(false, Ordering::Release);
+        }))
+    }
+
+    /// The WAL file's size now (0 when there is none).
+    pub fn wal_size(&self) -> u64 {
+        std::fs::metadata(&self.wal_path).map_or(0, |m| m.len())
     }
 
     /// Copies the whole WAL into the database file and empties it, so the file alone holds every
@@ -177,6 +247,15 @@ impl TenantDb {
     }
 }
 
+/// What a checkpoint did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Every frame of the WAL is in the database file now: the next write starts the WAL over.
+    pub complete: bool,
+    /// Frames in the WAL when the checkpoint ran.
+    pub wal_frames: i64,
+}
+
 /// Begins an `IMMEDIATE` write transaction on a connection taken with [`TenantDb::writer`].
 pub async fn begin_immediate(conn: &mut SqliteConnection) -> Result<Transaction<'_, Sqlite>> {
     Ok(conn.begin_with("BEGIN IMMEDIATE").await?)
@@ -196,6 +275,7 @@ pub struct TenantManager {
     slots: Mutex<HashMap<TenantId, Slot>>,
     epoch: Instant,
     opens: AtomicU64,
+    checkpoints: Arc<AtomicU64>,
     /// Reads begun on any of its databases ([`TenantDb::begin_read`], [`TenantDb::reader`]).
     reads: Arc<AtomicU64>,
 }
@@ -207,6 +287,7 @@ impl TenantManager {
             slots: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
             opens: AtomicU64::new(0),
+            checkpoints: Arc::new(AtomicU64::new(0)),
             reads: Arc::default(),
         }
     }
@@ -263,6 +344,11 @@ impl TenantManager {
     /// How many times a tenant file was actually opened (and migrated) since start.
     pub fn opens_performed(&self) -> u64 {
         self.opens.load(Ordering::Relaxed)
+    }
+
+    /// How many WAL checkpoints ran since start, over all tenants.
+    pub fn checkpoints_performed(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
     }
 
     /// How many reads (read transactions or reader-pool uses) were begun on the tenant databases
@@ -378,7 +464,16 @@ impl TenantManager {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(self.config.busy_timeout);
+            .busy_timeout(self.config.busy_timeout)
+            // Checkpoints run off the commit path (see `TenantDb::committed`), not inside it.
+            .pragma("wal_autocheckpoint", "0")
+            // Each command of a group commit runs in a savepoint, whose journal (the pages it
+            // changed, as they were) is a temporary file by default: one `pwrite` per page.
+            .pragma("temp_store", "memory")
+            .pragma(
+                "journal_size_limit",
+                self.config.wal_checkpoint_bytes.to_string(),
+            );
         // Connections are never dropped for idleness by the pool itself: the manager closes whole
         // tenants instead, so the writer is either open or the tenant is closed.
         let writer = SqlitePoolOptions::new()
@@ -401,6 +496,12 @@ impl TenantManager {
         tracing::debug!(tenant = %tenant, "opened tenant database");
         Ok(Arc::new(TenantDb {
             tenant: tenant.clone(),
+            wal_path: dir.join(format!("{DB_FILE_NAME}-wal")),
+            wal_checkpoint_bytes: self.config.wal_checkpoint_bytes,
+            wal_truncate_bytes: self.config.wal_truncate_bytes,
+            checkpointing: AtomicBool::new(false),
+            checkpointed_at: AtomicU64::new(0),
+            checkpoints: Arc::clone(&self.checkpoints),
             path,
             writer,
             reader,

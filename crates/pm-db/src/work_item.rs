@@ -399,7 +399,11 @@ pub async fn update(
         )
         .await);
     }
-    get(conn, w.id).await
+    // What was written is what is stored now: no need to read it back.
+    Ok(WorkItem {
+        version: expected_version + 1,
+        ..w.clone()
+    })
 }
 
 /// Soft-deletes an item if its version is still `expected_version`.
@@ -440,6 +444,22 @@ pub async fn logged_ms(conn: &mut SqliteConnection, item: WorkItemId) -> Result<
          WHERE work_item_id = ? AND deleted_at IS NULL AND ended_at IS NOT NULL",
     )
     .bind(item.to_string())
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether a live item blocks the item (a live `blocks` link from an item that is not done), and
+/// the item's logged time: its derived fields, in one statement.
+pub async fn derived(conn: &mut SqliteConnection, item: WorkItemId) -> Result<(bool, i64)> {
+    let id = item.to_string();
+    Ok(sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM dependencies d JOIN work_items b ON b.id = d.blocking_id \
+         WHERE d.blocked_id = ?1 AND d.type = 'blocks' AND d.deleted_at IS NULL \
+         AND b.deleted_at IS NULL AND b.status <> 'done'), \
+         (SELECT COALESCE(SUM(duration_ms), 0) FROM time_entries \
+         WHERE work_item_id = ?1 AND deleted_at IS NULL AND ended_at IS NOT NULL)",
+    )
+    .bind(id)
     .fetch_one(conn)
     .await?)
 }

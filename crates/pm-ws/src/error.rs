@@ -30,6 +30,9 @@ pub enum Error {
     InvalidMessage,
     #[error("the server is busy; retry shortly")]
     Unavailable(#[source] pm_db::Error),
+    /// The tenant's write queue is full: retry after `retry_after_ms`, with the same request id.
+    #[error("too many changes are waiting; retry shortly")]
+    Overloaded { retry_after_ms: u32 },
     /// A failure that is not the client's doing. Its cause is logged once, where it is mapped to
     /// a reply; the client only learns that it happened.
     #[error("internal error")]
@@ -63,7 +66,7 @@ impl Error {
             Error::PermissionDenied(_) => pb::ErrorCode::PermissionDenied,
             Error::RateLimited { .. } => pb::ErrorCode::RateLimited,
             Error::InvalidMessage => pb::ErrorCode::InvalidMessage,
-            Error::Unavailable(_) => pb::ErrorCode::Unavailable,
+            Error::Unavailable(_) | Error::Overloaded { .. } => pb::ErrorCode::Unavailable,
             Error::Internal(_) => pb::ErrorCode::Internal,
         }
     }
@@ -88,7 +91,9 @@ impl Error {
                 wire.current_version = *current_version;
                 wire.current = current.as_deref().cloned();
             }
-            Error::RateLimited { retry_after_ms } => wire.retry_after_ms = *retry_after_ms,
+            Error::RateLimited { retry_after_ms } | Error::Overloaded { retry_after_ms } => {
+                wire.retry_after_ms = *retry_after_ms;
+            }
             _ => {}
         }
         wire

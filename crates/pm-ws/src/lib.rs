@@ -7,9 +7,10 @@
 //! tools of `pm-server`); reads go through the transport-free queries of [`query`] (`/ws` read
 //! commands, the REST API, the MCP read tools). [`connection`] is the only place that knows a
 //! WebSocket. Invariants:
-//! * a mutation commits (data, activity, change log, idempotency record) in one transaction and is
-//!   published only after it committed, while still holding the tenant's writer: events leave in
-//!   sequence order;
+//! * a mutation commits (data, activity, change log, idempotency record) in one transaction —
+//!   shared with the other mutations queued with it ([`group_commit`]), each in its own savepoint —
+//!   and is published only after it committed, while still holding the tenant's writer: events
+//!   leave in sequence order;
 //! * the hub never waits on a connection: a full outbound queue drops that connection's
 //!   subscriptions and tells it to resync;
 //! * a connection only receives events of its own tenant and of projects it subscribed to after
@@ -20,6 +21,7 @@ mod admission;
 pub mod commands;
 pub mod connection;
 mod error;
+mod group_commit;
 mod hub;
 mod limits;
 mod lookup;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -14,6 +15,10 @@ use prometheus_client::registry::Registry;
 pub const LATENCY_BUCKETS: [f64; 12] = [
     0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+/// Upper bounds of the write batch size histogram's buckets (commands per commit); the largest
+/// batch is [`crate::group_commit::MAX_BATCH`].
+pub const BATCH_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
 
 /// The labels of `pm_commands_total`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -35,6 +40,12 @@ pub struct Metrics {
     pub queue_overflows: Counter,
     pub resyncs_sent: Counter,
     pub rate_limited: Counter,
+    /// Mutations waiting for their tenant's writer, over all tenants.
+    pub writes_queued: Gauge,
+    /// Mutations refused because their tenant's write queue was full.
+    pub writes_refused: Counter,
+    /// Commands per committed write transaction (group commit).
+    pub write_batch: Histogram,
     commands: Family<CommandLabels, Counter>,
     latency: Histogram,
 }
@@ -52,6 +63,9 @@ impl Default for Metrics {
             queue_overflows: Counter::default(),
             resyncs_sent: Counter::default(),
             rate_limited: Counter::default(),
+            writes_queued: Gauge::default(),
+            writes_refused: Counter::default(),
+            write_batch: Histogram::new(BATCH_BUCKETS),
             commands: Family::default(),
             latency: Histogram::new(LATENCY_BUCKETS),
         }
@@ -112,6 +126,11 @@ impl Metrics {
                 "Commands refused by the rate limit",
                 &self.rate_limited,
             ),
+            (
+                "pm_writes_refused",
+                "Mutations refused UNAVAILABLE because their tenant's write queue was full",
+                &self.writes_refused,
+            ),
         ];
         for (name, help, counter) in counters {
             registry.register(name, help, counter.clone());
@@ -125,6 +144,16 @@ impl Metrics {
             "pm_command_duration_seconds",
             "Time to execute a command",
             self.latency.clone(),
+        );
+        registry.register(
+            "pm_writes_queued",
+            "Mutations waiting for their tenant's writer",
+            self.writes_queued.clone(),
+        );
+        registry.register(
+            "pm_write_batch_commands",
+            "Commands committed together in one write transaction",
+            self.write_batch.clone(),
         );
     }
 }

@@ -1,12 +1,13 @@
-//! The unit of work of every mutation: one `IMMEDIATE` transaction holding the data change, its
-//! field-level activity rows, its change-log entries (with their sequence numbers) and, when the
-//! command succeeds, the idempotency record. Nothing is published before it commits.
+//! The unit of work of every mutation: inside an `IMMEDIATE` transaction (its own savepoint when
+//! it shares the transaction with other commands, see [`crate::group_commit`]), the data change,
+//! its field-level activity rows, its change-log entries (with their sequence numbers) and, when
+//! the command succeeds, the idempotency record. Nothing is published before it commits.
 
 use pm_auth::Identity;
 use pm_core::{ActivityAction, ChangeKind, EntityKind, ProjectId, RequestId, Timestamp};
+use pm_db::SqliteConnection;
 use pm_db::activity::{self, NewActivity};
 use pm_db::change_log::{self, NewChange};
-use pm_db::{Sqlite, Transaction};
 use pm_proto::pb;
 
 use crate::Result;
@@ -61,8 +62,10 @@ impl Diff {
     }
 }
 
+/// One command's view of the write transaction: the connection is inside the batch's
+/// transaction (or the command's own savepoint in it, see [`crate::group_commit`]).
 pub(crate) struct Mutation<'c> {
-    pub tx: Transaction<'c, Sqlite>,
+    pub tx: &'c mut SqliteConnection,
     pub actor: Identity,
     pub request_id: RequestId,
     pub at: Timestamp,
@@ -101,7 +104,7 @@ impl Mutation<'_> {
         } else {
             fields.into_iter().map(|f| row(Some(f))).collect()
         };
-        activity::record(&mut self.tx, &rows).await?;
+        activity::record(self.tx, &rows).await?;
         Ok(seq)
     }
 
@@ -123,7 +126,7 @@ impl Mutation<'_> {
             change: Some(change.clone()),
         });
         let seq = change_log::append(
-            &mut self.tx,
+            self.tx,
             &NewChange {
                 project_id: Some(project),
                 entity,

@@ -8,20 +8,19 @@ use std::sync::Arc;
 
 use pm_auth::Identity;
 use pm_core::{RequestId, Timestamp};
-use pm_db::idempotency::{self, StoredReply};
-use pm_db::{PoolConnection, Sqlite, TenantManager, begin_immediate};
+use pm_db::{PoolConnection, Sqlite, TenantManager};
 use pm_proto::pb::{self, client_message::Command, reply};
 use sha2::Digest;
 
 use crate::commands::{
     activity, comment, dependency, member, project, sprint, sync, time, work_item,
 };
+use crate::group_commit::{Content, GroupCommit, Job, Run, erase, failed};
 use crate::hub::{Hub, Hubs};
-use crate::mutation::Mutation;
 use crate::subscription::ConnId;
 use crate::{Error, Metrics, Result};
 
-type Handler<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+pub(crate) type Handler<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 /// A read-only command's access to the tenant: one connection from the read pool.
 pub(crate) struct Read {
@@ -84,6 +83,7 @@ pub struct Service {
     metrics: Arc<Metrics>,
     retention: Retention,
     snapshots: Arc<sync::SnapshotCache>,
+    commit: Arc<GroupCommit>,
 }
 
 impl Service {
@@ -93,12 +93,19 @@ impl Service {
         metrics: Arc<Metrics>,
         retention: Retention,
     ) -> Self {
+        let commit = Arc::new(GroupCommit::new(
+            Arc::clone(&tenants),
+            Arc::clone(&hubs),
+            Arc::clone(&metrics),
+            retention,
+        ));
         Self {
             tenants,
             hubs,
             metrics,
             retention,
             snapshots: Arc::default(),
+            commit,
         }
     }
 
@@ -152,13 +159,12 @@ impl Service {
         let name = pm_proto::command_name(&command);
         macro_rules! write {
             ($handler:path, $cmd:expr) => {{
-                let request = MutationRequest {
-                    id: request_id,
+                let content = Content {
                     command: name,
                     digest: digest(&$cmd),
                 };
-                self.write(actor, request, origin, move |m| Box::pin($handler(m, $cmd)))
-                    .await
+                let run = erase(move |m| Box::pin($handler(m, $cmd)));
+                self.write(actor, request_id, content, origin, run).await
             }};
         }
         macro_rules! read {
@@ -253,96 +259,32 @@ impl Service {
                 result: response.into(),
                 events: Vec::new(),
             },
-            Err(e) => self.failed(&e),
+            Err(e) => failed(&e),
         }
     }
 
-    async fn write<T, F>(
+    async fn write(
         &self,
         actor: &Identity,
-        request: MutationRequest<'_>,
+        request_id: &str,
+        content: Content,
         origin: Option<ConnId>,
-        handler: F,
-    ) -> Outcome
-    where
-        T: Into<reply::Result>,
-        F: for<'a, 'c> FnOnce(&'a mut Mutation<'c>) -> Handler<'a, T>,
-    {
-        let id = match RequestId::parse(request.id) {
-            Ok(id) => id,
-            Err(_) => {
-                return Outcome::error(&Error::validation(
-                    "request_id",
-                    "a mutation needs a UUID request id",
-                ));
-            }
+        run: Run,
+    ) -> Outcome {
+        let Ok(request) = RequestId::parse(request_id) else {
+            return Outcome::error(&Error::validation(
+                "request_id",
+                "a mutation needs a UUID request id",
+            ));
         };
-        match self.write_inner(actor, id, &request, origin, handler).await {
-            Ok(outcome) => outcome,
-            Err(e) => self.failed(&e),
-        }
-    }
-
-    async fn write_inner<T, F>(
-        &self,
-        actor: &Identity,
-        request: RequestId,
-        content: &MutationRequest<'_>,
-        origin: Option<ConnId>,
-        handler: F,
-    ) -> Result<Outcome>
-    where
-        T: Into<reply::Result>,
-        F: for<'a, 'c> FnOnce(&'a mut Mutation<'c>) -> Handler<'a, T>,
-    {
-        let db = self.tenants.open(&actor.tenant).await?;
-        // The one writer connection: held until the events are published, so events leave in
-        // sequence order.
-        let mut writer = db.writer().await?;
-        let mut tx = begin_immediate(&mut writer).await?;
-        if let Some(stored) = idempotency::get(&mut tx, &actor.user, request).await? {
-            return replayed(content, &stored);
-        }
-        let mut m = Mutation {
-            tx,
+        let job = Job {
             actor: actor.clone(),
-            request_id: request,
-            at: Timestamp::now(),
-            events: Vec::new(),
+            request,
+            content,
+            origin,
+            run,
         };
-        let result: reply::Result = handler(&mut m).await?.into();
-        let Mutation {
-            mut tx, events, at, ..
-        } = m;
-        let reply = pb::Reply {
-            request_id: request.to_string(),
-            events: events.clone(),
-            result: Some(result.clone()),
-        };
-        let stored = StoredReply {
-            command: content.command.to_owned(),
-            request_digest: Some(content.digest.to_vec()),
-            response: pm_proto::encode(&reply),
-        };
-        idempotency::put(&mut tx, &actor.user, request, &stored, at).await?;
-        if let Some(last) = events.last() {
-            // Keep the log within its row budget as it grows: one indexed range delete.
-            let last = i64::try_from(last.seq).unwrap_or(i64::MAX);
-            pm_db::change_log::trim(&mut tx, last - self.retention.change_log_max_rows).await?;
-        }
-        tx.commit().await.map_err(pm_db::Error::from)?;
-        // Published while `writer` is still held (it drops when this function returns).
-        if let Some(hub) = self.hubs.get(&actor.tenant) {
-            hub.publish(&events, origin);
-        }
-        Ok(Outcome { result, events })
-    }
-
-    fn failed(&self, error: &Error) -> Outcome {
-        if let Error::Internal(cause) = error {
-            tracing::error!(error = %cause, "command failed");
-        }
-        Outcome::error(error)
+        self.commit.submit(job).await
     }
 
     /// The tenant's hub, created if needed with the tenant's current head. Creating it holds the
@@ -378,50 +320,11 @@ fn outcome_name(code: i32) -> &'static str {
     }
 }
 
-/// A mutation as its idempotency record identifies it.
-struct MutationRequest<'r> {
-    /// The client's request id, not yet parsed.
-    id: &'r str,
-    command: &'static str,
-    /// SHA-256 of the encoded command message (which does not include the request id).
-    digest: [u8; 32],
-}
-
 /// The digest of a command message. Encoding what was decoded is canonical: field order, unknown
 /// fields and explicitly encoded defaults do not change it, so a byte-for-byte different resend of
 /// the same request has the same digest.
 fn digest(command: &impl prost::Message) -> [u8; 32] {
     sha2::Sha256::digest(command.encode_to_vec()).into()
-}
-
-/// The original reply of an already processed request, if `request` is that request again.
-fn replayed(request: &MutationRequest<'_>, stored: &StoredReply) -> Result<Outcome> {
-    if stored.command != request.command {
-        return Err(Error::validation(
-            "request_id",
-            "this request id was already used for a different command",
-        ));
-    }
-    // Records from before digests were kept have none: the command name is all they can match.
-    if stored
-        .request_digest
-        .as_deref()
-        .is_some_and(|digest| digest != request.digest)
-    {
-        return Err(Error::validation(
-            "request_id",
-            "this request id was already used for a different request; use a new id",
-        ));
-    }
-    let reply: pb::Reply = prost::Message::decode(stored.response.as_slice())
-        .map_err(|e| Error::Internal(Box::new(e)))?;
-    let result = reply
-        .result
-        .ok_or_else(|| Error::Internal("stored reply without a result".into()))?;
-    Ok(Outcome {
-        result,
-        events: reply.events,
-    })
 }
 
 impl Service {

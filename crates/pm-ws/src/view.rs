@@ -24,8 +24,7 @@ pub(crate) fn link(l: &Link) -> pb::Dependency {
 
 /// One item with its derived fields.
 pub(crate) async fn item(conn: &mut SqliteConnection, item: &WorkItem) -> Result<pb::WorkItem> {
-    let blocked = dependency::is_blocked(conn, item.id).await?;
-    let logged_ms = work_item::logged_ms(conn, item.id).await?;
+    let (blocked, logged_ms) = work_item::derived(conn, item.id).await?;
     Ok(pb::WorkItem::from_domain(
         item,
         WorkItemDerived { blocked, logged_ms },

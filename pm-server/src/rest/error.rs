@@ -215,6 +215,8 @@ impl From<pm_ws::Error> for ApiError {
                 tracing::warn!(error = %cause, "REST request found storage unavailable");
                 Self::Unavailable
             }
+            // Only writes queue for a tenant's writer; mapped like any unavailability.
+            E::Overloaded { .. } => Self::Unavailable,
             // Reads never conflict; one that does is a bug, reported like any internal failure.
             E::Conflict { message, .. } => {
                 tracing::error!(error = %message, "REST read met a conflict");

@@ -8,6 +8,7 @@ mod auth;
 mod comments;
 mod connection;
 mod dependencies;
+mod group_commit;
 mod history;
 mod mcp;
 mod members;

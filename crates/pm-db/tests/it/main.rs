@@ -8,3 +8,4 @@ mod history;
 mod races;
 mod schema;
 mod tenants;
+mod wal;

@@ -15,9 +15,9 @@ async fn load(
     action: Action,
 ) -> Result<(Comment, pm_core::ProjectId, ProjectRole)> {
     let id = field::parse(raw_id, "comment_id", CommentId::parse)?;
-    let c = comment::get(&mut m.tx, id).await?;
-    let item = pm_db::work_item::get(&mut m.tx, c.work_item_id).await?;
-    let (_, role) = require(&mut m.tx, &m.actor, item.project_id, action).await?;
+    let c = comment::get(m.tx, id).await?;
+    let item = pm_db::work_item::get(m.tx, c.work_item_id).await?;
+    let (_, role) = require(m.tx, &m.actor, item.project_id, action).await?;
     Ok((c, item.project_id, role))
 }
 
@@ -41,8 +41,8 @@ fn with_current(err: pm_db::Error, current: &Comment, project: pm_core::ProjectI
 }
 
 pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddComment) -> Result<pb::CommentResponse> {
-    let item_id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
-    let (item, project) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
+    let item_id = lookup::work_item_id(m.tx, &c.work_item_id, "work_item_id").await?;
+    let (item, project) = load_item(m.tx, &m.actor, item_id, Action::Edit).await?;
     let new = Comment {
         id: CommentId::new(),
         work_item_id: item.id,
@@ -53,7 +53,7 @@ pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddComment) -> Result<pb::C
         updated_at: m.at,
         deleted_at: None,
     };
-    comment::insert(&mut m.tx, &new).await?;
+    comment::insert(m.tx, &new).await?;
     let wire = pb::Comment::from_domain(&new, project.id);
     m.record(
         project.id,
@@ -77,7 +77,7 @@ pub(crate) async fn edit(m: &mut Mutation<'_>, c: pb::EditComment) -> Result<pb:
     let mut after = before.clone();
     after.body = field::parse(&c.body, "body", CommentBody::parse)?;
     after.updated_at = m.at;
-    let stored = comment::update(&mut m.tx, &after, c.version)
+    let stored = comment::update(m.tx, &after, c.version)
         .await
         .map_err(|e| with_current(e, &before, project))?;
     let wire = pb::Comment::from_domain(&stored, project);
@@ -106,8 +106,8 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteComment) -> Result
         ));
     }
     // Authors still need to be able to write in the project (a viewer cannot delete).
-    require(&mut m.tx, &m.actor, project, Action::Edit).await?;
-    comment::soft_delete(&mut m.tx, existing.id, c.version, m.at)
+    require(m.tx, &m.actor, project, Action::Edit).await?;
+    comment::soft_delete(m.tx, existing.id, c.version, m.at)
         .await
         .map_err(|e| with_current(e, &existing, project))?;
     m.record(

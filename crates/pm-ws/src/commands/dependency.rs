@@ -17,14 +17,14 @@ pub(crate) async fn add(
     m: &mut Mutation<'_>,
     c: pb::AddDependency,
 ) -> Result<pb::DependencyResponse> {
-    let blocking_id = lookup::work_item_id(&mut m.tx, &c.blocking_id, "blocking_id").await?;
-    let blocked_id = lookup::work_item_id(&mut m.tx, &c.blocked_id, "blocked_id").await?;
+    let blocking_id = lookup::work_item_id(m.tx, &c.blocking_id, "blocking_id").await?;
+    let blocked_id = lookup::work_item_id(m.tx, &c.blocked_id, "blocked_id").await?;
     let dep_type = DependencyType::from_wire(c.r#type, "type")?;
     if blocking_id == blocked_id {
         return Err(RuleViolation::SelfDependency.into());
     }
-    let (blocking, project) = load_item(&mut m.tx, &m.actor, blocking_id, Action::Edit).await?;
-    let blocked = match work_item::get(&mut m.tx, blocked_id).await {
+    let (blocking, project) = load_item(m.tx, &m.actor, blocking_id, Action::Edit).await?;
+    let blocked = match work_item::get(m.tx, blocked_id).await {
         Ok(b) if b.project_id == project.id => b,
         Ok(_) => {
             return Err(Error::validation(
@@ -43,18 +43,18 @@ pub(crate) async fn add(
     // The cycle check and the insert share this IMMEDIATE transaction: two opposite links sent at
     // the same instant are serialised, and the second one sees the first.
     if dep_type == DependencyType::Blocks {
-        let edges = dependency::blocks_edges(&mut m.tx, project.id).await?;
+        let edges = dependency::blocks_edges(m.tx, project.id).await?;
         if let Some(path) = find_cycle_path(&edges, &blocking.id, &blocked.id) {
             let mut keys = Vec::with_capacity(path.len());
             for id in path {
-                keys.push(work_item::get(&mut m.tx, id).await?.key.to_string());
+                keys.push(work_item::get(m.tx, id).await?.key.to_string());
             }
             return Err(RuleViolation::DependencyCycle { path: keys }.into());
         }
     }
-    let blocked_before = dependency::blocked_items(&mut m.tx, project.id).await?;
+    let blocked_before = dependency::blocked_items(m.tx, project.id).await?;
     let stored = dependency::insert(
-        &mut m.tx,
+        m.tx,
         &Dependency {
             id: DependencyId::new(),
             project_id: project.id,
@@ -67,7 +67,7 @@ pub(crate) async fn add(
         },
     )
     .await?;
-    let wire = view::dependency(&mut m.tx, &stored).await?;
+    let wire = view::dependency(m.tx, &stored).await?;
     m.record(
         project.id,
         EntityKind::Dependency,
@@ -85,10 +85,10 @@ pub(crate) async fn add(
 
 pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveDependency) -> Result<pb::Deleted> {
     let id = field::parse(&c.dependency_id, "dependency_id", DependencyId::parse)?;
-    let link = dependency::get(&mut m.tx, id).await?;
-    require(&mut m.tx, &m.actor, link.project_id, Action::Edit).await?;
-    let blocked_before = dependency::blocked_items(&mut m.tx, link.project_id).await?;
-    dependency::soft_delete(&mut m.tx, link.id, m.at, &m.actor.user).await?;
+    let link = dependency::get(m.tx, id).await?;
+    require(m.tx, &m.actor, link.project_id, Action::Edit).await?;
+    let blocked_before = dependency::blocked_items(m.tx, link.project_id).await?;
+    dependency::soft_delete(m.tx, link.id, m.at, &m.actor.user).await?;
     m.record(
         link.project_id,
         EntityKind::Dependency,

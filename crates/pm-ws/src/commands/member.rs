@@ -25,8 +25,8 @@ fn member_key(m: &ProjectMember) -> String {
 }
 
 pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddMember) -> Result<pb::MemberResponse> {
-    let (project, user) = ids(&mut m.tx, &c.project_id, &c.user_id).await?;
-    require(&mut m.tx, &m.actor, project, Action::Administer).await?;
+    let (project, user) = ids(m.tx, &c.project_id, &c.user_id).await?;
+    require(m.tx, &m.actor, project, Action::Administer).await?;
     let role = ProjectRole::from_wire(c.role, "role")?;
     let new = ProjectMember {
         project_id: project,
@@ -38,7 +38,7 @@ pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddMember) -> Result<pb::Me
         updated_at: m.at,
         updated_by: m.actor.user.clone(),
     };
-    member::insert(&mut m.tx, &new).await?;
+    member::insert(m.tx, &new).await?;
     m.record(
         project,
         EntityKind::Member,
@@ -57,13 +57,13 @@ pub(crate) async fn change_role(
     m: &mut Mutation<'_>,
     c: pb::ChangeMemberRole,
 ) -> Result<pb::MemberResponse> {
-    let (project, user) = ids(&mut m.tx, &c.project_id, &c.user_id).await?;
-    require(&mut m.tx, &m.actor, project, Action::Administer).await?;
+    let (project, user) = ids(m.tx, &c.project_id, &c.user_id).await?;
+    require(m.tx, &m.actor, project, Action::Administer).await?;
     let role = ProjectRole::from_wire(c.role, "role")?;
-    let before = member::get(&mut m.tx, project, &user).await?;
+    let before = member::get(m.tx, project, &user).await?;
     if before.role == ProjectRole::Admin
         && role != ProjectRole::Admin
-        && member::count_admins(&mut m.tx, project).await? <= 1
+        && member::count_admins(m.tx, project).await? <= 1
     {
         return Err(Error::conflict(
             "the project's last admin cannot be demoted",
@@ -73,21 +73,22 @@ pub(crate) async fn change_role(
     after.role = role;
     after.updated_at = m.at;
     after.updated_by = m.actor.user.clone();
-    let stored = member::update_role(&mut m.tx, &after, c.version)
-        .await
-        .map_err(|e| match Error::from(e) {
-            // The client rebases on the stored state, read in this transaction.
-            Error::Conflict {
-                message,
-                current_version: Some(v),
-                current: None,
-            } => Error::Conflict {
-                message,
-                current_version: Some(v),
-                current: Some(Box::new(pb::error::Current::Member((&before).into()))),
-            },
-            other => other,
-        })?;
+    let stored =
+        member::update_role(m.tx, &after, c.version)
+            .await
+            .map_err(|e| match Error::from(e) {
+                // The client rebases on the stored state, read in this transaction.
+                Error::Conflict {
+                    message,
+                    current_version: Some(v),
+                    current: None,
+                } => Error::Conflict {
+                    message,
+                    current_version: Some(v),
+                    current: Some(Box::new(pb::error::Current::Member((&before).into()))),
+                },
+                other => other,
+            })?;
     let mut diff = Diff::default();
     diff.field("role", &before.role, &stored.role);
     m.record(
@@ -105,15 +106,15 @@ pub(crate) async fn change_role(
 }
 
 pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveMember) -> Result<pb::MemberRemoved> {
-    let (project, user) = ids(&mut m.tx, &c.project_id, &c.user_id).await?;
-    require(&mut m.tx, &m.actor, project, Action::Administer).await?;
-    let before = member::get(&mut m.tx, project, &user).await?;
-    if before.role == ProjectRole::Admin && member::count_admins(&mut m.tx, project).await? <= 1 {
+    let (project, user) = ids(m.tx, &c.project_id, &c.user_id).await?;
+    require(m.tx, &m.actor, project, Action::Administer).await?;
+    let before = member::get(m.tx, project, &user).await?;
+    if before.role == ProjectRole::Admin && member::count_admins(m.tx, project).await? <= 1 {
         return Err(Error::conflict(
             "the project's last admin cannot be removed",
         ));
     }
-    member::remove(&mut m.tx, project, &user).await?;
+    member::remove(m.tx, project, &user).await?;
     let removed = pb::MemberRemoved {
         project_id: project.to_string(),
         user_id: user.to_string(),

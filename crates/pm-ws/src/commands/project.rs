@@ -39,7 +39,7 @@ pub(crate) async fn create(
         updated_by: m.actor.user.clone(),
         deleted_at: None,
     };
-    project::insert(&mut m.tx, &p).await?;
+    project::insert(m.tx, &p).await?;
     m.record(
         p.id,
         EntityKind::Project,
@@ -60,7 +60,7 @@ pub(crate) async fn create(
         updated_at: m.at,
         updated_by: m.actor.user.clone(),
     };
-    member::insert(&mut m.tx, &admin).await?;
+    member::insert(m.tx, &admin).await?;
     m.record(
         p.id,
         EntityKind::Member,
@@ -70,7 +70,7 @@ pub(crate) async fn create(
         Vec::new(),
     )
     .await?;
-    for lane in swim_lane::insert_defaults(&mut m.tx, p.id, m.at).await? {
+    for lane in swim_lane::insert_defaults(m.tx, p.id, m.at).await? {
         m.record(
             p.id,
             EntityKind::SwimLane,
@@ -99,7 +99,7 @@ async fn save(
         .field("title", &before.title, &after.title)
         .field("description", &before.description, &after.description)
         .field("status", &before.status, &after.status);
-    let stored = project::update(&mut m.tx, &after, version)
+    let stored = project::update(m.tx, &after, version)
         .await
         .map_err(|e| with_current(e, before))?;
     m.record(
@@ -125,9 +125,9 @@ async fn save(
 /// the same transaction (without activity rows: nobody edited them), and a client that follows
 /// the upsert rule shows the new keys at once.
 async fn publish_rekeyed(m: &mut Mutation<'_>, project_id: ProjectId) -> Result<()> {
-    let items = work_item::list(&mut m.tx, project_id, &Default::default()).await?;
-    let derived = ProjectDerived::load(&mut m.tx, project_id).await?;
-    let links = dependency::list_for_project(&mut m.tx, project_id).await?;
+    let items = work_item::list(m.tx, project_id, &Default::default()).await?;
+    let derived = ProjectDerived::load(m.tx, project_id).await?;
+    let links = dependency::list_for_project(m.tx, project_id).await?;
     for wire in derived.items(&items) {
         let id = wire.id.clone();
         m.emit(
@@ -179,8 +179,8 @@ pub(crate) async fn update(
     m: &mut Mutation<'_>,
     c: pb::UpdateProject,
 ) -> Result<pb::ProjectResponse> {
-    let id = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
-    let (before, role) = require(&mut m.tx, &m.actor, id, Action::Administer).await?;
+    let id = lookup::project_id(m.tx, &c.project_id, "project_id").await?;
+    let (before, role) = require(m.tx, &m.actor, id, Action::Administer).await?;
     let mut after = before.clone();
     if let Some(key) = c.key.as_deref() {
         after.key = field::parse(key, "key", ProjectKey::parse)?;
@@ -202,8 +202,8 @@ async fn set_status(
     version: i64,
     status: ProjectStatus,
 ) -> Result<pb::ProjectResponse> {
-    let id = lookup::project_id(&mut m.tx, raw_id, "project_id").await?;
-    let (before, role) = require(&mut m.tx, &m.actor, id, Action::Administer).await?;
+    let id = lookup::project_id(m.tx, raw_id, "project_id").await?;
+    let (before, role) = require(m.tx, &m.actor, id, Action::Administer).await?;
     if before.status == status {
         return Err(Error::conflict(format!("the project is already {status}")));
     }
@@ -229,15 +229,15 @@ pub(crate) async fn unarchive(
 }
 
 pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteProject) -> Result<pb::Deleted> {
-    let id = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
-    let (p, _) = require(&mut m.tx, &m.actor, id, Action::Administer).await?;
-    let live = work_item::count_in_project(&mut m.tx, p.id).await?;
+    let id = lookup::project_id(m.tx, &c.project_id, "project_id").await?;
+    let (p, _) = require(m.tx, &m.actor, id, Action::Administer).await?;
+    let live = work_item::count_in_project(m.tx, p.id).await?;
     if live > 0 {
         return Err(Error::conflict(format!(
             "the project still has {live} work item(s); delete or move them first"
         )));
     }
-    project::soft_delete(&mut m.tx, p.id, c.version, m.at, &m.actor.user)
+    project::soft_delete(m.tx, p.id, c.version, m.at, &m.actor.user)
         .await
         .map_err(|e| with_current(e, &p))?;
     m.record(

@@ -32,8 +32,8 @@ fn check_dates(starts_at: Option<Timestamp>, ends_at: Option<Timestamp>) -> Resu
 }
 
 async fn load(m: &mut Mutation<'_>, raw_id: &str, action: Action) -> Result<Sprint> {
-    let s = sprint::get(&mut m.tx, sprint_id(raw_id)?).await?;
-    require(&mut m.tx, &m.actor, s.project_id, action).await?;
+    let s = sprint::get(m.tx, sprint_id(raw_id)?).await?;
+    require(m.tx, &m.actor, s.project_id, action).await?;
     Ok(s)
 }
 
@@ -66,8 +66,8 @@ pub(crate) async fn create(
     m: &mut Mutation<'_>,
     c: pb::CreateSprint,
 ) -> Result<pb::SprintResponse> {
-    let project = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
-    require(&mut m.tx, &m.actor, project, Action::Edit).await?;
+    let project = lookup::project_id(m.tx, &c.project_id, "project_id").await?;
+    require(m.tx, &m.actor, project, Action::Edit).await?;
     let starts_at = field::opt_timestamp(c.starts_at, "starts_at")?;
     let ends_at = field::opt_timestamp(c.ends_at, "ends_at")?;
     check_dates(starts_at, ends_at)?;
@@ -86,7 +86,7 @@ pub(crate) async fn create(
         updated_by: m.actor.user.clone(),
         deleted_at: None,
     };
-    sprint::insert(&mut m.tx, &s).await?;
+    sprint::insert(m.tx, &s).await?;
     record(m, None, &s).await?;
     Ok(pb::SprintResponse {
         sprint: Some((&s).into()),
@@ -118,7 +118,7 @@ async fn save(
 ) -> Result<Sprint> {
     after.updated_at = m.at;
     after.updated_by = m.actor.user.clone();
-    let stored = sprint::update(&mut m.tx, &after, version)
+    let stored = sprint::update(m.tx, &after, version)
         .await
         .map_err(|e| with_current(e, before))?;
     record(m, Some(before), &stored).await?;
@@ -193,7 +193,7 @@ pub(crate) async fn complete(
     // Access first: whoever may not complete the sprint learns nothing about the target.
     let current = load(m, &c.sprint_id, Action::ManageSprints).await?;
     if let Some(target) = target {
-        let t = match sprint::get(&mut m.tx, target).await {
+        let t = match sprint::get(m.tx, target).await {
             Ok(t) if t.project_id == current.project_id && t.id != current.id => t,
             Ok(_) | Err(pm_db::Error::NotFound { .. }) => {
                 return Err(Error::validation(
@@ -227,7 +227,7 @@ async fn move_open_items_of(
     to: Option<SprintId>,
 ) -> Result<Vec<pb::WorkItem>> {
     let mut moved = Vec::new();
-    for item in work_item::in_sprint(&mut m.tx, from).await? {
+    for item in work_item::in_sprint(m.tx, from).await? {
         if item.status.is_done() {
             continue;
         }
@@ -257,12 +257,12 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteSprint) -> Result<
         ));
     }
     // Its items, finished or not, go back to the backlog.
-    for item in work_item::in_sprint(&mut m.tx, s.id).await? {
+    for item in work_item::in_sprint(m.tx, s.id).await? {
         let mut after = item.clone();
         after.sprint_id = None;
         save_item(m, &item, after, item.version).await?;
     }
-    sprint::soft_delete(&mut m.tx, s.id, c.version, m.at, &m.actor.user)
+    sprint::soft_delete(m.tx, s.id, c.version, m.at, &m.actor.user)
         .await
         .map_err(|e| with_current(e, &s))?;
     m.record(

@@ -59,8 +59,8 @@ async fn record(
     // The item's logged total is derived from finished entries: announce it when it moves.
     let finished_changed = entry.ended_at.is_some() || before.is_some_and(|b| b.ended_at.is_some());
     if finished_changed {
-        let current = work_item::get(&mut m.tx, item.id).await?;
-        let item_wire = view::item(&mut m.tx, &current).await?;
+        let current = work_item::get(m.tx, item.id).await?;
+        let item_wire = view::item(m.tx, &current).await?;
         m.emit(
             item.project_id,
             EntityKind::WorkItem,
@@ -75,22 +75,22 @@ async fn record(
 
 /// Ends a running entry now, or at its 24-hour limit if it has run longer than that.
 pub(crate) async fn stop_entry(m: &mut Mutation<'_>, running: &TimeEntry) -> Result<pb::TimeEntry> {
-    let item = work_item::get(&mut m.tx, running.work_item_id).await?;
+    let item = work_item::get(m.tx, running.work_item_id).await?;
     let latest = running.started_at.plus_millis(TIME_ENTRY_MAX_MS);
     let mut stopped = running.clone();
     stopped.ended_at = Some(m.at.min(latest).max(running.started_at.plus_millis(1)));
     stopped.updated_at = m.at;
-    let stored = time_entry::update(&mut m.tx, &stopped, running.version).await?;
+    let stored = time_entry::update(m.tx, &stopped, running.version).await?;
     record(m, &item, Some(running), &stored, ActivityAction::Updated).await
 }
 
 pub(crate) async fn start(m: &mut Mutation<'_>, c: pb::StartTimer) -> Result<pb::TimerResponse> {
-    let item_id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
-    let (item, _) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
+    let item_id = lookup::work_item_id(m.tx, &c.work_item_id, "work_item_id").await?;
+    let (item, _) = load_item(m.tx, &m.actor, item_id, Action::Edit).await?;
     let description = field::parse(&c.description, "description", TimeEntryNote::parse)?;
     // The single writer serialises concurrent starts, so the running timer seen here is the
     // current one; the partial unique index would refuse a second one anyway.
-    let stopped = match time_entry::running_for_user(&mut m.tx, &m.actor.user).await? {
+    let stopped = match time_entry::running_for_user(m.tx, &m.actor.user).await? {
         Some(running) => Some(stop_entry(m, &running).await?),
         None => None,
     };
@@ -107,7 +107,7 @@ pub(crate) async fn start(m: &mut Mutation<'_>, c: pb::StartTimer) -> Result<pb:
         updated_at: m.at,
         deleted_at: None,
     };
-    time_entry::insert(&mut m.tx, &entry).await?;
+    time_entry::insert(m.tx, &entry).await?;
     let wire = record(m, &item, None, &entry, ActivityAction::Created).await?;
     Ok(pb::TimerResponse {
         entry: Some(wire),
@@ -116,7 +116,7 @@ pub(crate) async fn start(m: &mut Mutation<'_>, c: pb::StartTimer) -> Result<pb:
 }
 
 pub(crate) async fn stop(m: &mut Mutation<'_>, _: pb::StopTimer) -> Result<pb::TimerResponse> {
-    let running = time_entry::running_for_user(&mut m.tx, &m.actor.user)
+    let running = time_entry::running_for_user(m.tx, &m.actor.user)
         .await?
         .ok_or(Error::NotFound {
             entity: EntityKind::TimeEntry,
@@ -132,8 +132,8 @@ pub(crate) async fn add(
     m: &mut Mutation<'_>,
     c: pb::AddTimeEntry,
 ) -> Result<pb::TimeEntryResponse> {
-    let item_id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
-    let (item, _) = load_item(&mut m.tx, &m.actor, item_id, Action::Edit).await?;
+    let item_id = lookup::work_item_id(m.tx, &c.work_item_id, "work_item_id").await?;
+    let (item, _) = load_item(m.tx, &m.actor, item_id, Action::Edit).await?;
     let start = field::timestamp(c.started_at, "started_at")?;
     let end = match (c.ended_at, c.duration_ms) {
         (Some(end), None) => field::timestamp(end, "ended_at")?,
@@ -176,7 +176,7 @@ pub(crate) async fn add(
         updated_at: m.at,
         deleted_at: None,
     };
-    time_entry::insert(&mut m.tx, &entry).await?;
+    time_entry::insert(m.tx, &entry).await?;
     let wire = record(m, &item, None, &entry, ActivityAction::Created).await?;
     Ok(pb::TimeEntryResponse { entry: Some(wire) })
 }
@@ -184,9 +184,9 @@ pub(crate) async fn add(
 /// Loads an entry the caller may change: their own, or any in a project they administer.
 async fn load_own(m: &mut Mutation<'_>, raw_id: &str) -> Result<(TimeEntry, WorkItem)> {
     let id = field::parse(raw_id, "time_entry_id", TimeEntryId::parse)?;
-    let entry = time_entry::get(&mut m.tx, id).await?;
-    let item = work_item::get(&mut m.tx, entry.work_item_id).await?;
-    let (_, role) = require(&mut m.tx, &m.actor, item.project_id, Action::Edit).await?;
+    let entry = time_entry::get(m.tx, id).await?;
+    let item = work_item::get(m.tx, entry.work_item_id).await?;
+    let (_, role) = require(m.tx, &m.actor, item.project_id, Action::Edit).await?;
     if entry.user_id != m.actor.user && role != ProjectRole::Admin {
         return Err(Error::PermissionDenied(
             "only the owner or a project admin changes a time entry",
@@ -218,29 +218,30 @@ pub(crate) async fn edit(
     }
     validate_time_range(entry_range(&after), m.at)?;
     after.updated_at = m.at;
-    let stored = time_entry::update(&mut m.tx, &after, c.version)
-        .await
-        .map_err(|e| match Error::from(e) {
-            Error::Conflict {
-                message,
-                current_version,
-                ..
-            } => Error::Conflict {
-                message,
-                current_version,
-                current: Some(Box::new(pb::error::Current::TimeEntry(
-                    pb::TimeEntry::from_domain(&before, item.project_id),
-                ))),
-            },
-            other => other,
-        })?;
+    let stored =
+        time_entry::update(m.tx, &after, c.version)
+            .await
+            .map_err(|e| match Error::from(e) {
+                Error::Conflict {
+                    message,
+                    current_version,
+                    ..
+                } => Error::Conflict {
+                    message,
+                    current_version,
+                    current: Some(Box::new(pb::error::Current::TimeEntry(
+                        pb::TimeEntry::from_domain(&before, item.project_id),
+                    ))),
+                },
+                other => other,
+            })?;
     let wire = record(m, &item, Some(&before), &stored, ActivityAction::Updated).await?;
     Ok(pb::TimeEntryResponse { entry: Some(wire) })
 }
 
 pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteTimeEntry) -> Result<pb::Deleted> {
     let (entry, item) = load_own(m, &c.time_entry_id).await?;
-    time_entry::soft_delete(&mut m.tx, entry.id, c.version, m.at).await?;
+    time_entry::soft_delete(m.tx, entry.id, c.version, m.at).await?;
     record(m, &item, None, &entry, ActivityAction::Deleted).await?;
     Ok(pb::Deleted {
         id: entry.id.to_string(),

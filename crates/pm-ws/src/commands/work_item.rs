@@ -128,8 +128,8 @@ pub(crate) async fn create(
     m: &mut Mutation<'_>,
     c: pb::CreateWorkItem,
 ) -> Result<pb::WorkItemResponse> {
-    let project_id = lookup::project_id(&mut m.tx, &c.project_id, "project_id").await?;
-    let (project, _) = require(&mut m.tx, &m.actor, project_id, Action::Edit).await?;
+    let project_id = lookup::project_id(m.tx, &c.project_id, "project_id").await?;
+    let (project, _) = require(m.tx, &m.actor, project_id, Action::Edit).await?;
     let item_type = WorkItemType::from_wire(c.r#type, "type")?;
     let title = field::parse(&c.title, "title", Title::parse)?;
     let description = field::parse(&c.description, "description", Description::parse)?;
@@ -145,23 +145,22 @@ pub(crate) async fn create(
         .unwrap_or(Priority::Medium);
     let story_points = field::story_points(c.story_points, "story_points")?;
     let assignee = field::parse_opt(c.assignee.as_deref(), "assignee", UserId::parse)?;
-    let parent_id =
-        lookup::opt_work_item_id(&mut m.tx, c.parent_id.as_deref(), "parent_id").await?;
+    let parent_id = lookup::opt_work_item_id(m.tx, c.parent_id.as_deref(), "parent_id").await?;
     let sprint_id = field::parse_opt(c.sprint_id.as_deref(), "sprint_id", SprintId::parse)?;
     match parent_id {
         Some(parent) => {
-            check_new_parent(&mut m.tx, project.id, None, item_type, parent).await?;
+            check_new_parent(m.tx, project.id, None, item_type, parent).await?;
         }
         None => check_parent(item_type, None)?,
     }
     if let Some(s) = sprint_id {
-        check_sprint(&mut m.tx, project.id, s).await?;
+        check_sprint(m.tx, project.id, s).await?;
     }
     if let Some(user) = &assignee {
-        check_assignee(&mut m.tx, project.id, user).await?;
+        check_assignee(m.tx, project.id, user).await?;
     }
-    let position = bottom_of(&mut m.tx, project.id, status).await?;
-    let number = pm_db::project::allocate_item_number(&mut m.tx, project.id).await?;
+    let position = bottom_of(m.tx, project.id, status).await?;
+    let number = pm_db::project::allocate_item_number(m.tx, project.id).await?;
     let item = WorkItem {
         id: WorkItemId::new(),
         project_id: project.id,
@@ -186,8 +185,8 @@ pub(crate) async fn create(
         updated_by: m.actor.user.clone(),
         deleted_at: None,
     };
-    work_item::insert(&mut m.tx, &item).await?;
-    let wire = view::item(&mut m.tx, &item).await?;
+    work_item::insert(m.tx, &item).await?;
+    let wire = view::item(m.tx, &item).await?;
     m.record(
         project.id,
         EntityKind::WorkItem,
@@ -246,18 +245,18 @@ pub(crate) async fn save(
         if version != before.version {
             return Err(stale(before.version));
         }
-        return view::item(&mut m.tx, before).await;
+        return view::item(m.tx, before).await;
     }
     after.updated_at = m.at;
     after.updated_by = m.actor.user.clone();
     let done_changed = before.status.is_done() != after.status.is_done();
     let blocked_before = if done_changed {
-        Some(dependency::blocked_items(&mut m.tx, before.project_id).await?)
+        Some(dependency::blocked_items(m.tx, before.project_id).await?)
     } else {
         None
     };
-    let stored = work_item::update(&mut m.tx, &after, version).await?;
-    let wire = view::item(&mut m.tx, &stored).await?;
+    let stored = work_item::update(m.tx, &after, version).await?;
+    let wire = view::item(m.tx, &stored).await?;
     m.record(
         stored.project_id,
         EntityKind::WorkItem,
@@ -289,14 +288,14 @@ pub(crate) async fn report_blocked_changes(
     project: ProjectId,
     before: &HashSet<WorkItemId>,
 ) -> Result<()> {
-    let after = dependency::blocked_items(&mut m.tx, project).await?;
+    let after = dependency::blocked_items(m.tx, project).await?;
     let mut flipped: Vec<(WorkItemId, bool)> = before
         .symmetric_difference(&after)
         .map(|id| (*id, after.contains(id)))
         .collect();
     flipped.sort();
     for (id, blocked) in flipped {
-        let item = match work_item::get(&mut m.tx, id).await {
+        let item = match work_item::get(m.tx, id).await {
             Ok(item) => item,
             // An item deleted by this very change is no longer reported.
             Err(pm_db::Error::NotFound { .. }) => continue,
@@ -353,12 +352,12 @@ pub(crate) async fn update(
     m: &mut Mutation<'_>,
     c: pb::UpdateWorkItem,
 ) -> Result<pb::WorkItemResponse> {
-    let id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
+    let id = lookup::work_item_id(m.tx, &c.work_item_id, "work_item_id").await?;
     match update_inner(m, id, c).await {
         Ok(wire) => Ok(pb::WorkItemResponse {
             work_item: Some(wire),
         }),
-        Err(e) => Err(with_current(&mut m.tx, id, e).await),
+        Err(e) => Err(with_current(m.tx, id, e).await),
     }
 }
 
@@ -367,14 +366,14 @@ async fn update_inner(
     id: WorkItemId,
     c: pb::UpdateWorkItem,
 ) -> Result<pb::WorkItem> {
-    let (before, project) = load(&mut m.tx, &m.actor, id, Action::Edit).await?;
+    let (before, project) = load(m.tx, &m.actor, id, Action::Edit).await?;
     let mut after = before.clone();
     if let Some(t) = c.r#type {
         after.item_type = WorkItemType::from_wire(t, "type")?;
     }
     if let Some(patch) = &c.parent_id {
         after.parent_id =
-            lookup::opt_work_item_id(&mut m.tx, patch.value.as_deref(), "parent_id").await?;
+            lookup::opt_work_item_id(m.tx, patch.value.as_deref(), "parent_id").await?;
     }
     if let Some(title) = c.title.as_deref() {
         after.title = field::parse(title, "title", Title::parse)?;
@@ -397,10 +396,10 @@ async fn update_inner(
     if let Some(sprint) = field::string_patch(c.sprint_id.as_ref(), "sprint_id", SprintId::parse)? {
         after.sprint_id = sprint;
     }
-    validate_change(&mut m.tx, &project, &before, &after).await?;
+    validate_change(m.tx, &project, &before, &after).await?;
     // An update names no place in the column: a card that changes column goes to its bottom.
     if after.status != before.status {
-        after.position = bottom_of(&mut m.tx, project.id, after.status).await?;
+        after.position = bottom_of(m.tx, project.id, after.status).await?;
     }
     save(m, &before, after, c.version).await
 }
@@ -443,12 +442,12 @@ pub(crate) async fn move_item(
     m: &mut Mutation<'_>,
     c: pb::MoveWorkItem,
 ) -> Result<pb::WorkItemResponse> {
-    let id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
+    let id = lookup::work_item_id(m.tx, &c.work_item_id, "work_item_id").await?;
     match move_inner(m, id, c).await {
         Ok(wire) => Ok(pb::WorkItemResponse {
             work_item: Some(wire),
         }),
-        Err(e) => Err(with_current(&mut m.tx, id, e).await),
+        Err(e) => Err(with_current(m.tx, id, e).await),
     }
 }
 
@@ -457,7 +456,7 @@ async fn move_inner(
     id: WorkItemId,
     c: pb::MoveWorkItem,
 ) -> Result<pb::WorkItem> {
-    let (before, project) = load(&mut m.tx, &m.actor, id, Action::Edit).await?;
+    let (before, project) = load(m.tx, &m.actor, id, Action::Edit).await?;
     let mut after = before.clone();
     if let Some(status) = c.status {
         after.status = WorkItemStatus::from_wire(status, "status")?;
@@ -465,13 +464,12 @@ async fn move_inner(
     if let Some(sprint) = field::string_patch(c.sprint_id.as_ref(), "sprint_id", SprintId::parse)? {
         after.sprint_id = sprint;
     }
-    let after_id = lookup::opt_work_item_id(&mut m.tx, c.after_id.as_deref(), "after_id").await?;
-    let before_id =
-        lookup::opt_work_item_id(&mut m.tx, c.before_id.as_deref(), "before_id").await?;
+    let after_id = lookup::opt_work_item_id(m.tx, c.after_id.as_deref(), "after_id").await?;
+    let before_id = lookup::opt_work_item_id(m.tx, c.before_id.as_deref(), "before_id").await?;
     // Positions are only comparable within one column: a card's old key may well equal the key
     // computed for its place in another column, so the new key is used as computed.
-    after.position = new_position(&mut m.tx, &after, before.status, after_id, before_id).await?;
-    validate_change(&mut m.tx, &project, &before, &after).await?;
+    after.position = new_position(m.tx, &after, before.status, after_id, before_id).await?;
+    validate_change(m.tx, &project, &before, &after).await?;
     save(m, &before, after, c.version).await
 }
 
@@ -553,33 +551,33 @@ async fn new_position(
 }
 
 pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteWorkItem) -> Result<pb::Deleted> {
-    let id = lookup::work_item_id(&mut m.tx, &c.work_item_id, "work_item_id").await?;
+    let id = lookup::work_item_id(m.tx, &c.work_item_id, "work_item_id").await?;
     match delete_inner(m, id, c.version).await {
         Ok(deleted) => Ok(deleted),
-        Err(e) => Err(with_current(&mut m.tx, id, e).await),
+        Err(e) => Err(with_current(m.tx, id, e).await),
     }
 }
 
 async fn delete_inner(m: &mut Mutation<'_>, id: WorkItemId, version: i64) -> Result<pb::Deleted> {
-    let (item, project) = load(&mut m.tx, &m.actor, id, Action::Delete).await?;
-    let children = work_item::count_children(&mut m.tx, item.id).await?;
+    let (item, project) = load(m.tx, &m.actor, id, Action::Delete).await?;
+    let children = work_item::count_children(m.tx, item.id).await?;
     if children > 0 {
         return Err(Error::conflict(format!(
             "the item has {children} live child item(s); delete or move them first"
         )));
     }
-    check_leaving_sprint(&mut m.tx, item.sprint_id).await?;
+    check_leaving_sprint(m.tx, item.sprint_id).await?;
     // Timers running on the item stop now: their users must be able to start others.
-    for running in pm_db::time_entry::running_on_item(&mut m.tx, item.id).await? {
+    for running in pm_db::time_entry::running_on_item(m.tx, item.id).await? {
         crate::commands::time::stop_entry(m, &running).await?;
     }
-    let blocked_before = dependency::blocked_items(&mut m.tx, project.id).await?;
-    work_item::soft_delete(&mut m.tx, item.id, version, m.at, &m.actor.user)
+    let blocked_before = dependency::blocked_items(m.tx, project.id).await?;
+    work_item::soft_delete(m.tx, item.id, version, m.at, &m.actor.user)
         .await
         .map_err(Error::from)?;
     // Its links go with it.
-    for link in dependency::list_for_item(&mut m.tx, item.id).await? {
-        dependency::soft_delete(&mut m.tx, link.id, m.at, &m.actor.user).await?;
+    for link in dependency::list_for_item(m.tx, item.id).await? {
+        dependency::soft_delete(m.tx, link.id, m.at, &m.actor.user).await?;
         m.record(
             project.id,
             EntityKind::Dependency,
