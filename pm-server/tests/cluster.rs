@@ -227,7 +227,13 @@ impl Cluster {
                 secret: SECRET.to_vec(),
             })
             .unwrap(),
-            http: reqwest::Client::new(),
+            // A fresh connection per request: a pooled keep-alive connection can be closed by
+            // HAProxy (a node marked down ends its sessions) just as it is reused, which is a
+            // client race, not what the test is about.
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("an HTTP client"),
         }
     }
 
