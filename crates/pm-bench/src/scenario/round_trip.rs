@@ -19,15 +19,15 @@ pub const ROW_BYTES: usize = 400;
 
 /// What one closed loop did.
 #[derive(Default)]
-struct LoopStats {
-    ops: u64,
-    latencies: Latencies,
-    request_bytes: u64,
-    reply_bytes: u64,
+pub struct LoopStats {
+    pub ops: u64,
+    pub latencies: Latencies,
+    pub request_bytes: u64,
+    pub reply_bytes: u64,
 }
 
 impl LoopStats {
-    fn merge(&mut self, other: &LoopStats) {
+    pub fn merge(&mut self, other: &LoopStats) {
         self.ops += other.ops;
         self.latencies.merge(&other.latencies);
         self.request_bytes += other.request_bytes;
@@ -207,7 +207,9 @@ async fn pm_loop(
     Ok(stats)
 }
 
-async fn echo_loop(
+/// Echoes a request of `request_len` bytes answered by `reply_len` bytes, again and again until
+/// `deadline`: the baseline of every request/reply scenario.
+pub async fn echo_loop(
     mut client: BaseClient,
     request_len: usize,
     reply_len: usize,

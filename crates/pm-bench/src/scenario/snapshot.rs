@@ -10,8 +10,8 @@ use pm_proto::pb;
 
 use crate::baseline::BaseClient;
 use crate::client::PmClient;
-use crate::latency::Latencies;
 use crate::report::ScenarioResult;
+use crate::scenario::round_trip::{LoopStats, echo_loop};
 use crate::scenario::{CONNECT_CONCURRENCY, Env, Window, finish_variant, run_limited, settle};
 
 pub const NAME: &str = "snapshot";
@@ -26,23 +26,6 @@ pub async fn run(env: &mut Env) -> Vec<ScenarioResult> {
     let results = vec![finish_variant(NAME, variant, BASELINE, outcome)];
     env.stop_servers().await;
     results
-}
-
-#[derive(Default)]
-struct LoopStats {
-    ops: u64,
-    latencies: Latencies,
-    request_bytes: u64,
-    reply_bytes: u64,
-}
-
-impl LoopStats {
-    fn merge(&mut self, other: &LoopStats) {
-        self.ops += other.ops;
-        self.latencies.merge(&other.latencies);
-        self.request_bytes += other.request_bytes;
-        self.reply_bytes += other.reply_bytes;
-    }
 }
 
 async fn one(
@@ -172,22 +155,6 @@ async fn pm_loop(
         stats.ops += 1;
         stats.request_bytes += got.request_bytes as u64;
         stats.reply_bytes += got.reply_bytes as u64;
-    }
-    Ok(stats)
-}
-
-async fn echo_loop(
-    mut client: BaseClient,
-    request_len: usize,
-    reply_len: usize,
-    deadline: Instant,
-) -> anyhow::Result<LoopStats> {
-    let mut stats = LoopStats::default();
-    while Instant::now() < deadline {
-        let started = Instant::now();
-        client.echo(request_len, reply_len).await?;
-        stats.latencies.record(started.elapsed());
-        stats.ops += 1;
     }
     Ok(stats)
 }
