@@ -93,11 +93,12 @@ pub struct Config {
     /// Commands a connection may send in a burst.
     #[arg(long, env = "PM_COMMAND_BURST", default_value_t = 100)]
     pub command_burst: u32,
-    /// Server heartbeat (WebSocket ping) interval in milliseconds.
-    #[arg(long, env = "PM_HEARTBEAT_MS", default_value_t = 15_000)]
+    /// Server heartbeat (WebSocket ping) interval in milliseconds; a connection heard from within
+    /// the interval is not pinged.
+    #[arg(long, env = "PM_HEARTBEAT_MS", default_value_t = 30_000)]
     pub heartbeat_ms: u64,
-    /// Close a connection silent for this many milliseconds (three missed heartbeats).
-    #[arg(long, env = "PM_IDLE_TIMEOUT_MS", default_value_t = 45_000)]
+    /// Close a connection silent for this many milliseconds (two missed heartbeats and a margin).
+    #[arg(long, env = "PM_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
     pub idle_timeout_ms: u64,
     /// Frames queued per connection before it must resync.
     #[arg(long, env = "PM_OUTBOUND_QUEUE", default_value_t = 1024)]

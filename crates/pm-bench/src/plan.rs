@@ -82,8 +82,8 @@ impl Plan {
             write_tenants: 100,
             idle_connections: 10_000,
             idle_projects: 100,
-            // Longer than pm's heartbeat interval (15 s), so every connection is pinged in it.
-            idle_window: Duration::from_secs(16),
+            // Longer than pm's heartbeat interval (30 s), so every connection is pinged in it.
+            idle_window: Duration::from_secs(31),
             rest_items: vec![200, 10_000],
             rest_concurrency: 8,
             snapshot_items: 200,

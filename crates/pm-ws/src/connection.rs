@@ -275,10 +275,17 @@ impl<'a> Connection<'a> {
                     if now >= next_beat {
                         // A late tick is not made up for: the next one is an interval away.
                         next_beat = now + heartbeat;
-                        if self.last_seen.elapsed() > idle_timeout {
+                        let silent = self.last_seen.elapsed();
+                        if silent > idle_timeout {
                             return End::Idle;
                         }
-                        if Box::pin(self.send(Message::Ping(Bytes::new()))).await.is_err() {
+                        // A client heard from in the last half interval (a browser sends its
+                        // own pings) has just shown it is alive: no ping, and no pong to read.
+                        // Either way nothing is silent on the wire for 1.5 intervals, under the
+                        // idle timeouts of proxies.
+                        if silent >= heartbeat / 2
+                            && Box::pin(self.send(Message::Ping(Bytes::new()))).await.is_err()
+                        {
                             return End::WriteFailed;
                         }
                     }

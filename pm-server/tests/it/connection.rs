@@ -53,6 +53,58 @@ async fn a_silent_client_is_closed_after_the_idle_timeout() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_heard_from_recently_is_not_pinged_while_a_silent_one_is() {
+    let app = TestApp::spawn_with(|c| {
+        c.heartbeat_ms = 200;
+        c.idle_timeout_ms = 10_000;
+    })
+    .await;
+    let window = Duration::from_millis(2_000);
+    let silent = app.editor("alice").await;
+    let chatty = app.editor("bob").await;
+
+    // Counts the WebSocket pings `client` receives during the window; a chatty client sends an
+    // application ping every 20 ms (a tenth of the interval) and reads its pong.
+    async fn pings_received(mut client: Client, chatty: bool, window: Duration) -> usize {
+        use futures_util::StreamExt;
+        let end = tokio::time::Instant::now() + window;
+        let mut pings = 0;
+        let mut next_send = tokio::time::Instant::now();
+        loop {
+            if chatty && tokio::time::Instant::now() >= next_send {
+                let ping = pb::ClientMessage::request(&request_id(), pb::Ping {});
+                client
+                    .ws
+                    .send(Message::Binary(pm_proto::encode(&ping).into()))
+                    .await
+                    .unwrap();
+                next_send += Duration::from_millis(20);
+            }
+            let until = if chatty { next_send.min(end) } else { end };
+            match tokio::time::timeout_at(until, client.ws.next()).await {
+                Ok(Some(Ok(Message::Ping(_)))) => pings += 1,
+                Ok(Some(Ok(_))) => {}
+                Ok(other) => panic!("the connection ended: {other:?}"),
+                Err(_) if tokio::time::Instant::now() >= end => return pings,
+                Err(_) => {}
+            }
+        }
+    }
+    let (silent, chatty) = tokio::join!(
+        pings_received(silent, false, window),
+        pings_received(chatty, true, window)
+    );
+    assert!(
+        silent >= 3,
+        "a silent client is pinged every interval ({silent} pings)"
+    );
+    assert!(
+        chatty * 2 < silent,
+        "a client that keeps talking needs no pings ({chatty} against the silent client's {silent})"
+    );
+}
+
 #[tokio::test]
 async fn a_frame_that_does_not_decode_gets_invalid_message_and_the_connection_stays_usable() {
     let app = TestApp::spawn().await;
