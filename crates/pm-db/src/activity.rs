@@ -45,29 +45,6 @@ fn from_row(r: &SqliteRow) -> Result<ActivityEntry> {
     })
 }
 
-/// Writes activity rows (in the caller's transaction).
-pub async fn record(conn: &mut SqliteConnection, rows: &[NewActivity]) -> Result<()> {
-    for a in rows {
-        sqlx::query(
-            "INSERT INTO activity_log (seq, project_id, entity, entity_id, action, field, \
-             old_value, new_value, actor, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(a.seq)
-        .bind(a.project_id.map(|p| p.to_string()))
-        .bind(a.entity.as_str())
-        .bind(&a.entity_id)
-        .bind(a.action.as_str())
-        .bind(&a.field)
-        .bind(&a.old_value)
-        .bind(&a.new_value)
-        .bind(a.actor.as_str())
-        .bind(a.at.as_millis())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
 /// Which activity to list; every filter is optional.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -49,26 +49,6 @@ fn from_row(r: &SqliteRow) -> Result<ChangeRecord> {
     })
 }
 
-/// Appends a change in the caller's write transaction and returns its sequence number. Because
-/// the tenant has one writer and the row commits or rolls back with the change itself, committed
-/// sequence numbers are strictly increasing with no gaps.
-pub async fn append(conn: &mut SqliteConnection, c: &NewChange) -> Result<i64> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO change_log (project_id, entity, entity_id, kind, payload, actor, request_id, \
-         created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-    )
-    .bind(c.project_id.map(|p| p.to_string()))
-    .bind(c.entity.as_str())
-    .bind(&c.entity_id)
-    .bind(c.kind.as_str())
-    .bind(&c.payload)
-    .bind(c.actor.as_str())
-    .bind(c.request_id.map(|r| r.to_string()))
-    .bind(c.at.as_millis())
-    .fetch_one(conn)
-    .await?)
-}
-
 const COLUMNS: &str =
     "seq, project_id, entity, entity_id, kind, payload, actor, request_id, created_at";
 
@@ -103,6 +83,21 @@ pub async fn since(
                 .await?
         }
     };
+    rows.iter().map(from_row).collect()
+}
+
+/// The retained entries numbered `first..=last`, in sequence order.
+pub async fn range(
+    conn: &mut SqliteConnection,
+    first: i64,
+    last: i64,
+) -> Result<Vec<ChangeRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM change_log WHERE seq BETWEEN ? AND ? ORDER BY seq");
+    let rows = sqlx::query(&sql)
+        .bind(first)
+        .bind(last)
+        .fetch_all(conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 

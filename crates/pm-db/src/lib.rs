@@ -21,6 +21,7 @@ pub mod comment;
 pub mod dependency;
 pub mod history;
 pub mod idempotency;
+pub mod journal;
 pub mod member;
 pub mod project;
 pub mod sprint;

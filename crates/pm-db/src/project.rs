@@ -1,8 +1,8 @@
 //! The `projects` table.
 
 use pm_core::{
-    Description, EntityKind, Project, ProjectId, ProjectKey, ProjectStatus, Timestamp, Title,
-    UserId,
+    Description, EntityKind, Project, ProjectId, ProjectKey, ProjectRole, ProjectStatus, Timestamp,
+    Title, UserId,
 };
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
@@ -71,6 +71,32 @@ pub async fn get(conn: &mut SqliteConnection, id: ProjectId) -> Result<Project> 
         .ok_or(Error::NotFound {
             entity: EntityKind::Project,
         })
+}
+
+/// A live project by id with the role `user` holds in it as a member (none when not a member):
+/// what an access check needs, in one statement.
+pub async fn get_with_role(
+    conn: &mut SqliteConnection,
+    id: ProjectId,
+    user: &UserId,
+) -> Result<(Project, Option<ProjectRole>)> {
+    let sql = format!(
+        "SELECT {COLUMNS}, (SELECT m.role FROM project_members m \
+         WHERE m.project_id = projects.id AND m.user_id = ?) AS member_role \
+         FROM projects WHERE id = ? AND deleted_at IS NULL"
+    );
+    let row = sqlx::query(&sql)
+        .bind(user.as_str())
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: EntityKind::Project,
+        })?;
+    let role = row::opt_text(&row, "member_role")?
+        .map(|r| parse(ProjectRole::parse(&r), "role"))
+        .transpose()?;
+    Ok((from_row(&row)?, role))
 }
 
 /// A live project by its key.

@@ -1,5 +1,7 @@
 //! The `work_items` table.
 
+use std::sync::LazyLock;
+
 use pm_core::{
     Description, EntityKind, ItemKey, Priority, ProjectId, ProjectKey, SprintId, StoryPoints,
     Timestamp, Title, UserId, WorkItem, WorkItemId, WorkItemStatus, WorkItemType,
@@ -447,6 +449,38 @@ pub async fn logged_ms(conn: &mut SqliteConnection, item: WorkItemId) -> Result<
     .fetch_one(conn)
     .await?)
 }
+
+/// A live work item by id with its derived fields (see [`derived`]), in one statement.
+pub async fn get_with_derived(
+    conn: &mut SqliteConnection,
+    id: WorkItemId,
+) -> Result<(WorkItem, (bool, i64))> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let select = SELECT.replacen(
+            " FROM work_items w",
+            &format!(", {DERIVED} FROM work_items w"),
+            1,
+        );
+        format!("{select} WHERE w.id = ? AND w.deleted_at IS NULL")
+    });
+    let row = sqlx::query(&SQL)
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: EntityKind::WorkItem,
+        })?;
+    let blocked = row::int(&row, "blocked")? != 0;
+    let logged_ms = row::int(&row, "logged_ms")?;
+    Ok((from_row(&row)?, (blocked, logged_ms)))
+}
+
+/// The derived fields of the item `w` as two columns, `blocked` and `logged_ms`.
+const DERIVED: &str = "EXISTS (SELECT 1 FROM dependencies d JOIN work_items b \
+    ON b.id = d.blocking_id WHERE d.blocked_id = w.id AND d.type = 'blocks' \
+    AND d.deleted_at IS NULL AND b.deleted_at IS NULL AND b.status <> 'done') AS blocked, \
+    (SELECT COALESCE(SUM(duration_ms), 0) FROM time_entries t WHERE t.work_item_id = w.id \
+    AND t.deleted_at IS NULL AND t.ended_at IS NOT NULL) AS logged_ms";
 
 /// Whether a live item blocks the item (a live `blocks` link from an item that is not done), and
 /// the item's logged time: its derived fields, in one statement.

@@ -4,24 +4,12 @@ use pm_auth::Identity;
 use pm_core::{
     Action, Project, ProjectId, ProjectRole, ProjectStatus, effective_project_role, is_allowed,
 };
-use pm_db::{SqliteConnection, member, project};
+use pm_db::{SqliteConnection, project};
 
 use crate::{Error, Result};
 
-/// The caller's effective role in a project, or `NotFound` when the project does not exist or is
-/// invisible to them (not revealing whether it exists).
-pub(crate) async fn role_in(
-    conn: &mut SqliteConnection,
-    actor: &Identity,
-    project: &Project,
-) -> Result<ProjectRole> {
-    let membership = member::find(conn, project.id, &actor.user).await?;
-    effective_project_role(actor.role, membership.map(|m| m.role)).ok_or(Error::NotFound {
-        entity: pm_core::EntityKind::Project,
-    })
-}
-
-/// Loads a live project and checks that the caller may perform `action` in it. Content of an
+/// Loads a live project and checks that the caller may perform `action` in it (a project
+/// invisible to the caller is `NotFound`, not revealing whether it exists). Content of an
 /// archived project is read-only: only reading and administration stay possible.
 pub(crate) async fn require(
     conn: &mut SqliteConnection,
@@ -29,8 +17,10 @@ pub(crate) async fn require(
     project_id: ProjectId,
     action: Action,
 ) -> Result<(Project, ProjectRole)> {
-    let project = project::get(conn, project_id).await?;
-    let role = role_in(conn, actor, &project).await?;
+    let (project, membership) = project::get_with_role(conn, project_id, &actor.user).await?;
+    let role = effective_project_role(actor.role, membership).ok_or(Error::NotFound {
+        entity: pm_core::EntityKind::Project,
+    })?;
     if !is_allowed(role, action) {
         return Err(Error::PermissionDenied(match action {
             Action::Read => "you cannot see this project",

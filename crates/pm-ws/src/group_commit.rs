@@ -23,13 +23,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pm_auth::Identity;
 use pm_core::{RequestId, TenantId, Timestamp};
-use pm_db::idempotency::{self, StoredReply};
+use pm_db::change_log;
+use pm_db::idempotency::{self, Stored, StoredReply};
 use pm_db::{Connection, SqliteConnection, TenantManager, begin_immediate};
 use pm_proto::pb::{self, reply};
 use tokio::sync::oneshot;
 
 use crate::hub::Hubs;
-use crate::mutation::Mutation;
+use crate::mutation::{Mutation, event_from_record};
 use crate::service::{Handler, Outcome, Retention};
 use crate::subscription::ConnId;
 use crate::{Error, Metrics, Result};
@@ -344,39 +345,13 @@ async fn run(conn: &mut SqliteConnection, job: Job) -> Result<Done> {
     } = job;
     if let Some(stored) = idempotency::get(conn, &actor.user, request).await? {
         return Ok(Done {
-            outcome: replayed(&content, &stored)?,
+            outcome: replayed(conn, &content, request, stored).await?,
             publish: false,
         });
     }
-    let at = Timestamp::now();
-    let mut m = Mutation {
-        tx: conn,
-        actor,
-        request_id: request,
-        at,
-        events: Vec::new(),
-    };
+    let mut m = Mutation::new(conn, actor, request, Timestamp::now());
     let result = run(&mut m).await?;
-    let Mutation {
-        tx: conn,
-        actor,
-        events,
-        ..
-    } = m;
-    let reply = pb::Reply {
-        request_id: request.to_string(),
-        events,
-        result: Some(result),
-    };
-    let stored = StoredReply {
-        command: content.command.to_owned(),
-        request_digest: Some(content.digest.to_vec()),
-        response: pm_proto::encode(&reply),
-    };
-    idempotency::put(conn, &actor.user, request, &stored, at).await?;
-    // Taken apart again rather than cloned: the reply was built only to be encoded.
-    let pb::Reply { events, result, .. } = reply;
-    let result = result.ok_or_else(|| Error::Internal("a reply without a result".into()))?;
+    let events = m.finish(content.command, &content.digest, &result).await?;
     Ok(Done {
         outcome: Outcome { result, events },
         publish: true,
@@ -399,9 +374,16 @@ pub(crate) fn failed(error: &Error) -> Outcome {
     Outcome::error(error)
 }
 
-/// The original reply of an already processed request, if `request` is that request again.
-fn replayed(request: &Content, stored: &StoredReply) -> Result<Outcome> {
-    if stored.command != request.command {
+/// The original reply of an already processed request, if `request` is that request again: its
+/// stored result, and its events read back from the change log. Events the log no longer holds
+/// (trimmed to its row budget since) are left out; the result is always there.
+async fn replayed(
+    conn: &mut SqliteConnection,
+    content: &Content,
+    request: RequestId,
+    stored: StoredReply,
+) -> Result<Outcome> {
+    if stored.command != content.command {
         return Err(Error::validation(
             "request_id",
             "this request id was already used for a different command",
@@ -411,22 +393,36 @@ fn replayed(request: &Content, stored: &StoredReply) -> Result<Outcome> {
     if stored
         .request_digest
         .as_deref()
-        .is_some_and(|digest| digest != request.digest)
+        .is_some_and(|digest| digest != content.digest)
     {
         return Err(Error::validation(
             "request_id",
             "this request id was already used for a different request; use a new id",
         ));
     }
-    let reply: pb::Reply = prost::Message::decode(stored.response.as_slice())
-        .map_err(|e| Error::Internal(Box::new(e)))?;
+    let (encoded, events) = match stored.reply {
+        Stored::Reply(reply) => (reply, None),
+        Stored::Result {
+            result,
+            last_seq,
+            events,
+        } => (result, last_seq.map(|last| (last - events + 1, last))),
+    };
+    let reply: pb::Reply =
+        prost::Message::decode(encoded.as_slice()).map_err(|e| Error::Internal(Box::new(e)))?;
     let result = reply
         .result
         .ok_or_else(|| Error::Internal("stored reply without a result".into()))?;
-    Ok(Outcome {
-        result,
-        events: reply.events,
-    })
+    let events = match events {
+        None => reply.events,
+        Some((first, last)) => change_log::range(conn, first, last)
+            .await?
+            .iter()
+            .filter(|r| r.change.request_id == Some(request))
+            .map(event_from_record)
+            .collect(),
+    };
+    Ok(Outcome { result, events })
 }
 
 /// Ends a drain task. If it ends by panicking, the commands still queued are dropped (their

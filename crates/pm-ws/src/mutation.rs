@@ -1,13 +1,15 @@
 //! The unit of work of every mutation: inside an `IMMEDIATE` transaction (its own savepoint when
 //! it shares the transaction with other commands, see [`crate::group_commit`]), the data change,
 //! its field-level activity rows, its change-log entries (with their sequence numbers) and, when
-//! the command succeeds, the idempotency record. Nothing is published before it commits.
+//! the command succeeds, the idempotency record. The last three are written together when the
+//! command ends. Nothing is published before it commits.
 
 use pm_auth::Identity;
 use pm_core::{ActivityAction, ChangeKind, EntityKind, ProjectId, RequestId, Timestamp};
 use pm_db::SqliteConnection;
-use pm_db::activity::{self, NewActivity};
+use pm_db::activity::NewActivity;
 use pm_db::change_log::{self, NewChange};
+use pm_db::journal::{self, Entry, Receipt};
 use pm_proto::pb;
 
 use crate::Result;
@@ -63,19 +65,39 @@ impl Diff {
 }
 
 /// One command's view of the write transaction: the connection is inside the batch's
-/// transaction (or the command's own savepoint in it, see [`crate::group_commit`]).
+/// transaction (or the command's own savepoint in it, see [`crate::group_commit`]). The command's
+/// change-log entries and activity rows are collected as it records them and written by
+/// [`Mutation::finish`] together with its idempotency record, in one statement batch.
 pub(crate) struct Mutation<'c> {
     pub tx: &'c mut SqliteConnection,
     pub actor: Identity,
     pub request_id: RequestId,
     pub at: Timestamp,
-    pub events: Vec<pb::Event>,
+    entries: Vec<Entry>,
+    /// One per entry, in the same order; sequence numbers are filled in by `finish`.
+    events: Vec<pb::Event>,
 }
 
-impl Mutation<'_> {
+impl<'c> Mutation<'c> {
+    pub fn new(
+        tx: &'c mut SqliteConnection,
+        actor: Identity,
+        request_id: RequestId,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            tx,
+            actor,
+            request_id,
+            at,
+            entries: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
     /// Records one change of one entity: the change-log entry (which assigns its sequence number),
     /// the event that will be published after commit, and the activity rows.
-    pub async fn record(
+    pub fn record(
         &mut self,
         project: ProjectId,
         entity: EntityKind,
@@ -83,12 +105,9 @@ impl Mutation<'_> {
         action: ActivityAction,
         change: pb::change::Change,
         fields: Vec<FieldChange>,
-    ) -> Result<u64> {
-        let seq = self
-            .emit(project, entity, entity_id.clone(), action, change)
-            .await?;
+    ) {
         let row = |field: Option<FieldChange>| NewActivity {
-            seq: i64::try_from(seq).ok(),
+            seq: None,
             project_id: Some(project),
             entity,
             entity_id: entity_id.clone(),
@@ -104,53 +123,105 @@ impl Mutation<'_> {
         } else {
             fields.into_iter().map(|f| row(Some(f))).collect()
         };
-        activity::record(self.tx, &rows).await?;
-        Ok(seq)
+        self.push(project, entity, entity_id, action, change, rows);
     }
 
     /// Records a change in the change log and as an event, without an activity row: for derived
     /// state (an item's logged time) that is not a field anyone edited.
-    pub async fn emit(
+    pub fn emit(
         &mut self,
         project: ProjectId,
         entity: EntityKind,
         entity_id: String,
         action: ActivityAction,
         change: pb::change::Change,
-    ) -> Result<u64> {
+    ) {
+        self.push(project, entity, entity_id, action, change, Vec::new());
+    }
+
+    fn push(
+        &mut self,
+        project: ProjectId,
+        entity: EntityKind,
+        entity_id: String,
+        action: ActivityAction,
+        change: pb::change::Change,
+        activity: Vec<NewActivity>,
+    ) {
         let kind = match action {
             ActivityAction::Deleted => ChangeKind::Deleted,
             ActivityAction::Created | ActivityAction::Updated => ChangeKind::Upserted,
         };
-        let payload = pm_proto::encode(&pb::Change {
-            change: Some(change.clone()),
-        });
-        let seq = change_log::append(
-            self.tx,
-            &NewChange {
+        let change = pb::Change {
+            change: Some(change),
+        };
+        self.entries.push(Entry {
+            change: NewChange {
                 project_id: Some(project),
                 entity,
                 entity_id,
                 kind,
-                payload,
+                payload: pm_proto::encode(&change),
                 actor: self.actor.user.clone(),
                 request_id: Some(self.request_id),
                 at: self.at,
             },
-        )
-        .await?;
-        let seq = u64::try_from(seq).unwrap_or_default();
+            activity,
+        });
         self.events.push(pb::Event {
-            seq,
+            seq: 0,
             project_id: project.to_string(),
             actor: self.actor.user.to_string(),
             at: self.at.as_millis(),
             request_id: self.request_id.to_string(),
-            change: Some(pb::Change {
-                change: Some(change),
-            }),
+            change: Some(change),
         });
-        Ok(seq)
+    }
+
+    /// Ends a successful command: writes its change-log entries, activity rows and idempotency
+    /// record (holding `result`, which `content` produced) and returns the events with their
+    /// sequence numbers.
+    pub async fn finish(
+        self,
+        command: &str,
+        request_digest: &[u8],
+        result: &pb::reply::Result,
+    ) -> Result<Vec<pb::Event>> {
+        let Self {
+            tx,
+            actor,
+            request_id,
+            at,
+            entries,
+            mut events,
+        } = self;
+        let encoded = pm_proto::encode(&pb::Reply {
+            request_id: String::new(),
+            events: Vec::new(),
+            result: Some(result.clone()),
+        });
+        let seqs = journal::write(
+            tx,
+            &entries,
+            &Receipt {
+                user: &actor.user,
+                request: request_id,
+                command,
+                request_digest,
+                result: &encoded,
+                at,
+            },
+        )
+        .await?;
+        if seqs.len() != events.len() {
+            return Err(crate::Error::Internal(
+                "the change log returned a sequence number per entry".into(),
+            ));
+        }
+        for (event, seq) in events.iter_mut().zip(seqs) {
+            event.seq = u64::try_from(seq).unwrap_or_default();
+        }
+        Ok(events)
     }
 }
 

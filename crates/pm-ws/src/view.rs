@@ -24,11 +24,19 @@ pub(crate) fn link(l: &Link) -> pb::Dependency {
 
 /// One item with its derived fields.
 pub(crate) async fn item(conn: &mut SqliteConnection, item: &WorkItem) -> Result<pb::WorkItem> {
-    let (blocked, logged_ms) = work_item::derived(conn, item.id).await?;
     Ok(pb::WorkItem::from_domain(
         item,
-        WorkItemDerived { blocked, logged_ms },
+        derived(conn, item.id).await?,
     ))
+}
+
+/// The derived fields of one item.
+pub(crate) async fn derived(
+    conn: &mut SqliteConnection,
+    item: WorkItemId,
+) -> Result<WorkItemDerived> {
+    let (blocked, logged_ms) = work_item::derived(conn, item).await?;
+    Ok(WorkItemDerived { blocked, logged_ms })
 }
 
 /// Derived fields for many items of one project, read with two queries.

@@ -603,3 +603,50 @@ async fn a_storage_failure_while_reporting_a_flipped_blocked_state_fails_the_com
     );
     watcher.assert_no_events().await;
 }
+
+#[tokio::test]
+async fn a_replayed_command_of_several_changes_gets_all_its_events_back_from_the_change_log() {
+    let app = TestApp::spawn().await;
+    let (mut alice, _project, items, mut watcher) = board(&app, 3).await;
+    let [blocker, blocked, other] = &items[..] else {
+        unreachable!()
+    };
+    commit(&mut alice, blocks(blocker, blocked)).await;
+    watcher.drain_events().await;
+
+    // Done: the blocker's own change and the blocked item's flip, two entries of one command.
+    let id = request_id();
+    let done = pb::MoveWorkItem {
+        work_item_id: blocker.id.clone(),
+        version: blocker.version,
+        status: Some(pb::WorkItemStatus::Done.into()),
+        ..Default::default()
+    };
+    alice.send(&id, done.clone()).await;
+    let first = alice.reply_to(&id).await;
+    assert_eq!(first.events.len(), 2);
+    // Another command commits in between, so the replay must pick exactly this command's entries.
+    commit(
+        &mut alice,
+        pb::UpdateWorkItem {
+            work_item_id: other.id.clone(),
+            version: other.version,
+            title: Some("Later".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let mut reconnected = app.editor("alice").await;
+    reconnected.send(&id, done).await;
+    let again = reconnected.reply_to(&id).await;
+    assert_eq!(
+        again, first,
+        "the same result and the same events, numbers included"
+    );
+    assert_eq!(
+        watcher.drain_events().await.len(),
+        3,
+        "the replay wrote nothing"
+    );
+}

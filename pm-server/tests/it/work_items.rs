@@ -2120,3 +2120,33 @@ async fn a_non_member_cannot_tell_that_an_item_exists() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_replay_after_the_change_log_dropped_its_entries_still_returns_the_original_result() {
+    let app = TestApp::spawn_with(|c| c.change_log_max_rows = 2).await;
+    let (mut alice, web, _watcher) = board(&app).await;
+    let id = request_id();
+    let create = new_item(&web, Type::Task, "Kept by its result");
+    alice.send(&id, create.clone()).await;
+    let first = alice.reply_to(&id).await;
+    assert_eq!(first.events.len(), 1);
+    // Three more changes: the log keeps two entries, so the item's creation is gone from it.
+    for title in ["One", "Two", "Three"] {
+        create_item_titled(&mut alice, &web, title).await;
+    }
+
+    alice.send(&id, create).await;
+    let again = alice.reply_to(&id).await;
+    assert_eq!(
+        again.result, first.result,
+        "the stored result is the original"
+    );
+    assert!(
+        again.events.is_empty(),
+        "events the log no longer holds are left out, never invented"
+    );
+}
+
+async fn create_item_titled(client: &mut Client, project: &pb::Project, title: &str) {
+    create(client, new_item(project, Type::Task, title)).await;
+}

@@ -23,36 +23,16 @@ async fn sequence_numbers_are_gap_free_and_a_rolled_back_change_leaves_no_hole()
     let p = create_project(&db, "WEB").await;
     let q = create_project(&db, "API").await;
     let mut tx = db.begin_write().await.unwrap();
-    assert_eq!(
-        change_log::append(&mut tx, &change(p.id, 1, now()))
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(append(&mut tx, &change(p.id, 1, now())).await, 1);
     tx.commit().await.unwrap();
 
     let mut tx = db.begin_write().await.unwrap();
-    assert_eq!(
-        change_log::append(&mut tx, &change(p.id, 2, now()))
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(append(&mut tx, &change(p.id, 2, now())).await, 2);
     drop(tx); // rolled back
 
     let mut tx = db.begin_write().await.unwrap();
-    assert_eq!(
-        change_log::append(&mut tx, &change(q.id, 3, now()))
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        change_log::append(&mut tx, &change(p.id, 4, now()))
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(append(&mut tx, &change(q.id, 3, now())).await, 2);
+    assert_eq!(append(&mut tx, &change(p.id, 4, now())).await, 3);
     tx.commit().await.unwrap();
 
     let mut conn = db.reader().acquire().await.unwrap();
@@ -74,9 +54,7 @@ async fn purging_old_changes_keeps_the_head_and_never_reuses_a_number() {
     let old = Timestamp::from_millis(1_000);
     let mut tx = db.begin_write().await.unwrap();
     for n in 0..10 {
-        change_log::append(&mut tx, &change(p.id, n, old))
-            .await
-            .unwrap();
+        append(&mut tx, &change(p.id, n, old)).await;
     }
     // Old entries beyond the newest 3 go.
     assert_eq!(
@@ -90,10 +68,5 @@ async fn purging_old_changes_keeps_the_head_and_never_reuses_a_number() {
     assert_eq!(change_log::purge(&mut tx, now(), 0, 0).await.unwrap(), 1);
     assert_eq!(change_log::oldest(&mut tx).await.unwrap(), None);
     assert_eq!(change_log::head(&mut tx).await.unwrap(), 10);
-    assert_eq!(
-        change_log::append(&mut tx, &change(p.id, 11, now()))
-            .await
-            .unwrap(),
-        11
-    );
+    assert_eq!(append(&mut tx, &change(p.id, 11, now())).await, 11);
 }

@@ -6,7 +6,7 @@ use pm_core::{
 };
 use pm_db::activity::{self, NewActivity};
 use pm_db::{
-    Conflict, Error, comment, idempotency, member, project, sprint, swim_lane, time_entry,
+    Conflict, Error, comment, idempotency, journal, member, project, sprint, swim_lane, time_entry,
     work_item,
 };
 
@@ -460,13 +460,27 @@ async fn activity_rows_are_listed_newest_first_with_filters_and_a_cursor() {
         actor: user(actor),
         at: now(),
     };
-    activity::record(
+    let change = pm_db::change_log::NewChange {
+        project_id: Some(p.id),
+        entity: EntityKind::WorkItem,
+        entity_id: "x".into(),
+        kind: pm_core::ChangeKind::Upserted,
+        payload: vec![1],
+        actor: user("alice"),
+        request_id: None,
+        at: now(),
+    };
+    let seqs = journal::write(
         &mut tx,
-        &[
-            row("title", "alice"),
-            row("status", "bob"),
-            row("priority", "alice"),
-        ],
+        &[journal::Entry {
+            change,
+            activity: vec![
+                row("title", "alice"),
+                row("status", "bob"),
+                row("priority", "alice"),
+            ],
+        }],
+        &receipt(&user("alice"), pm_core::RequestId::new()),
     )
     .await
     .unwrap();
@@ -482,6 +496,10 @@ async fn activity_rows_are_listed_newest_first_with_filters_and_a_cursor() {
     .unwrap();
     let fields: Vec<_> = all.iter().map(|a| a.field.clone().unwrap()).collect();
     assert_eq!(fields, ["priority", "status", "title"]);
+    assert!(
+        all.iter().all(|a| a.seq == Some(seqs[0])),
+        "each row carries its change's sequence number"
+    );
     let page = activity::Filter {
         before_id: Some(all[0].id),
         limit: 1,
@@ -502,36 +520,71 @@ async fn activity_rows_are_listed_newest_first_with_filters_and_a_cursor() {
 }
 
 #[tokio::test]
-async fn an_idempotency_record_returns_the_stored_reply_for_the_same_user_only() {
+async fn an_idempotency_record_returns_the_stored_result_and_points_at_the_commands_entries() {
     let store = TestStore::new();
     let db = store.tenant("acme").await;
-    let request = pm_core::RequestId::new();
-    let reply = idempotency::StoredReply {
-        command: "create_project".into(),
-        request_digest: Some(vec![7; 32]),
-        response: vec![1, 2, 3],
-    };
+    let p = create_project(&db, "WEB").await;
     let mut tx = db.begin_write().await.unwrap();
-    idempotency::put(&mut tx, &user("alice"), request, &reply, now())
-        .await
-        .unwrap();
+    // Another command's entry first, so the record's entries do not start at 1.
+    append(&mut tx, &change(p.id, 1)).await;
+    let request = pm_core::RequestId::new();
+    let entry = |n| journal::Entry {
+        change: change(p.id, n),
+        activity: Vec::new(),
+    };
+    let seqs = journal::write(
+        &mut tx,
+        &[entry(2), entry(3)],
+        &receipt(&user("alice"), request),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seqs, [2, 3]);
     assert_eq!(
         idempotency::get(&mut tx, &user("alice"), request)
             .await
             .unwrap(),
-        Some(reply)
+        Some(idempotency::StoredReply {
+            command: "test".into(),
+            request_digest: Some(vec![7; 32]),
+            reply: idempotency::Stored::Result {
+                result: vec![1, 2, 3],
+                last_seq: Some(3),
+                events: 2,
+            },
+        })
     );
+    // A command without changes points at nothing.
+    let quiet = pm_core::RequestId::new();
+    journal::write(&mut tx, &[], &receipt(&user("alice"), quiet))
+        .await
+        .unwrap();
+    let Some(stored) = idempotency::get(&mut tx, &user("alice"), quiet)
+        .await
+        .unwrap()
+    else {
+        panic!("the record of a command without changes is stored");
+    };
+    assert!(matches!(
+        stored.reply,
+        idempotency::Stored::Result {
+            last_seq: None,
+            events: 0,
+            ..
+        }
+    ));
     assert_eq!(
         idempotency::get(&mut tx, &user("bob"), request)
             .await
             .unwrap(),
-        None
+        None,
+        "one user's request id never fetches another user's reply"
     );
     assert_eq!(
         idempotency::purge(&mut tx, now().plus_millis(1))
             .await
             .unwrap(),
-        1
+        3
     );
     assert_eq!(
         idempotency::get(&mut tx, &user("alice"), request)
@@ -539,4 +592,17 @@ async fn an_idempotency_record_returns_the_stored_reply_for_the_same_user_only()
             .unwrap(),
         None
     );
+}
+
+fn change(project: pm_core::ProjectId, n: u8) -> pm_db::change_log::NewChange {
+    pm_db::change_log::NewChange {
+        project_id: Some(project),
+        entity: EntityKind::WorkItem,
+        entity_id: format!("item-{n}"),
+        kind: pm_core::ChangeKind::Upserted,
+        payload: vec![n],
+        actor: user("alice"),
+        request_id: None,
+        at: now(),
+    }
 }

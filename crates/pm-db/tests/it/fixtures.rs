@@ -173,3 +173,34 @@ pub fn new_time_entry(
         deleted_at: None,
     }
 }
+
+/// Appends one change-log entry the way a command does (with an idempotency record of its own),
+/// returning its sequence number.
+pub async fn append(
+    conn: &mut pm_db::SqliteConnection,
+    change: &pm_db::change_log::NewChange,
+) -> i64 {
+    let seqs = pm_db::journal::write(
+        conn,
+        &[pm_db::journal::Entry {
+            change: change.clone(),
+            activity: Vec::new(),
+        }],
+        &receipt(&user("alice"), pm_core::RequestId::new()),
+    )
+    .await
+    .unwrap();
+    seqs[0]
+}
+
+/// The idempotency record of a test command.
+pub fn receipt(user: &UserId, request: pm_core::RequestId) -> pm_db::journal::Receipt<'_> {
+    pm_db::journal::Receipt {
+        user,
+        request,
+        command: "test",
+        request_digest: &[7; 32],
+        result: &[1, 2, 3],
+        at: now(),
+    }
+}

@@ -1,12 +1,12 @@
 use pm_core::{ChangeKind, EntityKind, ProjectId, TenantId};
-use pm_db::change_log::{self, NewChange};
+use pm_db::change_log::NewChange;
 use pm_db::{StorageConfig, TenantDb, TenantManager};
 
 use crate::fixtures::*;
 
 async fn append(db: &TenantDb, project: ProjectId, n: u8) -> i64 {
     let mut tx = db.begin_write().await.unwrap();
-    let seq = change_log::append(
+    let seq = crate::fixtures::append(
         &mut tx,
         &NewChange {
             project_id: Some(project),
@@ -19,8 +19,7 @@ async fn append(db: &TenantDb, project: ProjectId, n: u8) -> i64 {
             at: now(),
         },
     )
-    .await
-    .unwrap();
+    .await;
     tx.commit().await.unwrap();
     seq
 }

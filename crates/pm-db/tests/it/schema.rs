@@ -281,3 +281,57 @@ async fn a_deleted_projects_key_can_be_reused() {
     project::insert(&mut tx, &new_project("WEB")).await.unwrap();
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reply_stored_before_records_pointed_at_the_change_log_still_replays_after_migrating() {
+    use sqlx::Connection;
+
+    let store = TestStore::new();
+    // A tenant database as the previous release left it: migrated up to 0005.
+    let migrations = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations");
+    let previous = tempfile::tempdir().unwrap();
+    for file in std::fs::read_dir(migrations).unwrap() {
+        let file = file.unwrap();
+        if file.file_name().to_string_lossy().as_ref() < "0006" {
+            std::fs::copy(file.path(), previous.path().join(file.file_name())).unwrap();
+        }
+    }
+    let dir = store.dir.path().join("tenants").join("acme");
+    std::fs::create_dir_all(&dir).unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.join("pm.sqlite3"))
+        .create_if_missing(true);
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(previous.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
+    let request = pm_core::RequestId::new();
+    sqlx::query(
+        "INSERT INTO idempotency_keys (user_id, request_id, command, request_digest, response, \
+         created_at) VALUES ('alice', ?, 'create_project', x'07', x'010203', ?)",
+    )
+    .bind(request.to_string())
+    .bind(now().as_millis())
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let db = store.tenant("acme").await;
+    let mut conn = db.reader().acquire().await.unwrap();
+    assert_eq!(
+        pm_db::idempotency::get(&mut conn, &user("alice"), request)
+            .await
+            .unwrap(),
+        Some(pm_db::idempotency::StoredReply {
+            command: "create_project".into(),
+            request_digest: Some(vec![7]),
+            reply: pm_db::idempotency::Stored::Reply(vec![1, 2, 3]),
+        })
+    );
+}

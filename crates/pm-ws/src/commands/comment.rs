@@ -62,8 +62,7 @@ pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddComment) -> Result<pb::C
         ActivityAction::Created,
         pb::change::Change::Comment(wire.clone()),
         Vec::new(),
-    )
-    .await?;
+    );
     Ok(pb::CommentResponse {
         comment: Some(wire),
     })
@@ -90,8 +89,7 @@ pub(crate) async fn edit(m: &mut Mutation<'_>, c: pb::EditComment) -> Result<pb:
         ActivityAction::Updated,
         pb::change::Change::Comment(wire.clone()),
         diff.0,
-    )
-    .await?;
+    );
     Ok(pb::CommentResponse {
         comment: Some(wire),
     })
@@ -120,8 +118,7 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteComment) -> Result
             id: existing.id.to_string(),
         }),
         Vec::new(),
-    )
-    .await?;
+    );
     Ok(pb::Deleted {
         id: existing.id.to_string(),
     })

@@ -75,8 +75,7 @@ pub(crate) async fn add(
         ActivityAction::Created,
         pb::change::Change::Dependency(wire.clone()),
         Vec::new(),
-    )
-    .await?;
+    );
     report_blocked_changes(m, project.id, &blocked_before).await?;
     Ok(pb::DependencyResponse {
         dependency: Some(wire),
@@ -99,8 +98,7 @@ pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveDependency) -> Res
             id: link.id.to_string(),
         }),
         Vec::new(),
-    )
-    .await?;
+    );
     report_blocked_changes(m, link.project_id, &blocked_before).await?;
     Ok(pb::Deleted {
         id: link.id.to_string(),

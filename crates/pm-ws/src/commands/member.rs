@@ -46,8 +46,7 @@ pub(crate) async fn add(m: &mut Mutation<'_>, c: pb::AddMember) -> Result<pb::Me
         ActivityAction::Created,
         pb::change::Change::Member((&new).into()),
         Vec::new(),
-    )
-    .await?;
+    );
     Ok(pb::MemberResponse {
         member: Some((&new).into()),
     })
@@ -98,8 +97,7 @@ pub(crate) async fn change_role(
         ActivityAction::Updated,
         pb::change::Change::Member((&stored).into()),
         diff.0,
-    )
-    .await?;
+    );
     Ok(pb::MemberResponse {
         member: Some((&stored).into()),
     })
@@ -126,8 +124,7 @@ pub(crate) async fn remove(m: &mut Mutation<'_>, c: pb::RemoveMember) -> Result<
         ActivityAction::Deleted,
         pb::change::Change::MemberRemoved(removed.clone()),
         Vec::new(),
-    )
-    .await?;
+    );
     Ok(removed)
 }
 

@@ -47,8 +47,7 @@ pub(crate) async fn create(
         ActivityAction::Created,
         pb::change::Change::Project((&p).into()),
         Vec::new(),
-    )
-    .await?;
+    );
     // The creator administers the project.
     let admin = ProjectMember {
         project_id: p.id,
@@ -68,8 +67,7 @@ pub(crate) async fn create(
         ActivityAction::Created,
         pb::change::Change::Member((&admin).into()),
         Vec::new(),
-    )
-    .await?;
+    );
     for lane in swim_lane::insert_defaults(m.tx, p.id, m.at).await? {
         m.record(
             p.id,
@@ -78,8 +76,7 @@ pub(crate) async fn create(
             ActivityAction::Created,
             pb::change::Change::SwimLane((&lane).into()),
             Vec::new(),
-        )
-        .await?;
+        );
     }
     Ok(pb::ProjectResponse {
         project: Some((&p).into()),
@@ -109,8 +106,7 @@ async fn save(
         ActivityAction::Updated,
         pb::change::Change::Project((&stored).into()),
         diff.0,
-    )
-    .await?;
+    );
     if stored.key != before.key {
         publish_rekeyed(m, stored.id).await?;
     }
@@ -136,8 +132,7 @@ async fn publish_rekeyed(m: &mut Mutation<'_>, project_id: ProjectId) -> Result<
             id,
             ActivityAction::Updated,
             pb::change::Change::WorkItem(wire),
-        )
-        .await?;
+        );
     }
     let keys: HashMap<_, _> = items.iter().map(|i| (i.id, i.key.clone())).collect();
     for link in &links {
@@ -152,8 +147,7 @@ async fn publish_rekeyed(m: &mut Mutation<'_>, project_id: ProjectId) -> Result<
             link.id.to_string(),
             ActivityAction::Updated,
             pb::change::Change::Dependency(pb::Dependency::from_domain(link, blocking, blocked)),
-        )
-        .await?;
+        );
     }
     Ok(())
 }
@@ -250,8 +244,7 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteProject) -> Result
             id: p.id.to_string(),
         }),
         Vec::new(),
-    )
-    .await?;
+    );
     Ok(pb::Deleted {
         id: p.id.to_string(),
     })

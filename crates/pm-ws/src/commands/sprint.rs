@@ -57,8 +57,7 @@ async fn record(m: &mut Mutation<'_>, before: Option<&Sprint>, stored: &Sprint) 
         action,
         pb::change::Change::Sprint(stored.into()),
         fields,
-    )
-    .await?;
+    );
     Ok(())
 }
 
@@ -233,7 +232,8 @@ async fn move_open_items_of(
         }
         let mut after = item.clone();
         after.sprint_id = to;
-        moved.push(save_item(m, &item, after, item.version).await?);
+        let derived = view::derived(m.tx, item.id).await?;
+        moved.push(save_item(m, &item, after, item.version, derived).await?);
     }
     Ok(moved)
 }
@@ -260,7 +260,8 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteSprint) -> Result<
     for item in work_item::in_sprint(m.tx, s.id).await? {
         let mut after = item.clone();
         after.sprint_id = None;
-        save_item(m, &item, after, item.version).await?;
+        let derived = view::derived(m.tx, item.id).await?;
+        save_item(m, &item, after, item.version, derived).await?;
     }
     sprint::soft_delete(m.tx, s.id, c.version, m.at, &m.actor.user)
         .await
@@ -275,8 +276,7 @@ pub(crate) async fn delete(m: &mut Mutation<'_>, c: pb::DeleteSprint) -> Result<
             id: s.id.to_string(),
         }),
         Vec::new(),
-    )
-    .await?;
+    );
     Ok(pb::Deleted {
         id: s.id.to_string(),
     })

@@ -54,8 +54,7 @@ async fn record(
         action,
         change,
         fields,
-    )
-    .await?;
+    );
     // The item's logged total is derived from finished entries: announce it when it moves.
     let finished_changed = entry.ended_at.is_some() || before.is_some_and(|b| b.ended_at.is_some());
     if finished_changed {
@@ -67,8 +66,7 @@ async fn record(
             item.id.to_string(),
             ActivityAction::Updated,
             pb::change::Change::WorkItem(item_wire),
-        )
-        .await?;
+        );
     }
     Ok(wire)
 }

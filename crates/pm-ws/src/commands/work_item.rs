@@ -6,7 +6,7 @@ use pm_core::{
     check_parent, check_reparent_no_cycle, position_between, sprint_accepts_items,
 };
 use pm_db::{SqliteConnection, dependency, member, sprint, work_item};
-use pm_proto::{WireEnum, field, pb};
+use pm_proto::{WireEnum, WorkItemDerived, field, pb};
 
 use crate::access::require;
 use crate::lookup;
@@ -26,6 +26,19 @@ pub(crate) async fn load(
     let item = work_item::get(&mut *conn, id).await?;
     let (project, _) = require(conn, actor, item.project_id, action).await?;
     Ok((item, project))
+}
+
+/// [`load`], with the item's derived fields read in the same statement: for a change that keeps
+/// them (an item's own edits change neither what blocks it nor its logged time).
+async fn load_with_derived(
+    conn: &mut SqliteConnection,
+    actor: &pm_auth::Identity,
+    id: WorkItemId,
+    action: Action,
+) -> Result<(WorkItem, Project, WorkItemDerived)> {
+    let (item, (blocked, logged_ms)) = work_item::get_with_derived(&mut *conn, id).await?;
+    let (project, _) = require(conn, actor, item.project_id, action).await?;
+    Ok((item, project, WorkItemDerived { blocked, logged_ms }))
 }
 
 /// A parent for an item of `child_type` in `project`: live, same project, right type, and not the
@@ -186,7 +199,8 @@ pub(crate) async fn create(
         deleted_at: None,
     };
     work_item::insert(m.tx, &item).await?;
-    let wire = view::item(m.tx, &item).await?;
+    // A new item has no blockers and no logged time yet.
+    let wire = pb::WorkItem::from_domain(&item, WorkItemDerived::default());
     m.record(
         project.id,
         EntityKind::WorkItem,
@@ -194,8 +208,7 @@ pub(crate) async fn create(
         ActivityAction::Created,
         pb::change::Change::WorkItem(wire.clone()),
         Vec::new(),
-    )
-    .await?;
+    );
     Ok(pb::WorkItemResponse {
         work_item: Some(wire),
     })
@@ -239,13 +252,14 @@ pub(crate) async fn save(
     before: &WorkItem,
     mut after: WorkItem,
     version: i64,
+    derived: WorkItemDerived,
 ) -> Result<pb::WorkItem> {
     let diff = item_diff(before, &after);
     if diff.is_empty() {
         if version != before.version {
             return Err(stale(before.version));
         }
-        return view::item(m.tx, before).await;
+        return Ok(pb::WorkItem::from_domain(before, derived));
     }
     after.updated_at = m.at;
     after.updated_by = m.actor.user.clone();
@@ -256,7 +270,7 @@ pub(crate) async fn save(
         None
     };
     let stored = work_item::update(m.tx, &after, version).await?;
-    let wire = view::item(m.tx, &stored).await?;
+    let wire = pb::WorkItem::from_domain(&stored, derived);
     m.record(
         stored.project_id,
         EntityKind::WorkItem,
@@ -264,8 +278,7 @@ pub(crate) async fn save(
         ActivityAction::Updated,
         pb::change::Change::WorkItem(wire.clone()),
         diff.0,
-    )
-    .await?;
+    );
     if let Some(before) = blocked_before {
         report_blocked_changes(m, stored.project_id, &before).await?;
     }
@@ -317,8 +330,7 @@ pub(crate) async fn report_blocked_changes(
                 .field("blocked", &!blocked, &blocked)
                 .0
                 .clone(),
-        )
-        .await?;
+        );
     }
     Ok(())
 }
@@ -366,7 +378,7 @@ async fn update_inner(
     id: WorkItemId,
     c: pb::UpdateWorkItem,
 ) -> Result<pb::WorkItem> {
-    let (before, project) = load(m.tx, &m.actor, id, Action::Edit).await?;
+    let (before, project, derived) = load_with_derived(m.tx, &m.actor, id, Action::Edit).await?;
     let mut after = before.clone();
     if let Some(t) = c.r#type {
         after.item_type = WorkItemType::from_wire(t, "type")?;
@@ -401,7 +413,7 @@ async fn update_inner(
     if after.status != before.status {
         after.position = bottom_of(m.tx, project.id, after.status).await?;
     }
-    save(m, &before, after, c.version).await
+    save(m, &before, after, c.version, derived).await
 }
 
 /// Checks every rule a changed item must satisfy.
@@ -456,7 +468,7 @@ async fn move_inner(
     id: WorkItemId,
     c: pb::MoveWorkItem,
 ) -> Result<pb::WorkItem> {
-    let (before, project) = load(m.tx, &m.actor, id, Action::Edit).await?;
+    let (before, project, derived) = load_with_derived(m.tx, &m.actor, id, Action::Edit).await?;
     let mut after = before.clone();
     if let Some(status) = c.status {
         after.status = WorkItemStatus::from_wire(status, "status")?;
@@ -470,7 +482,7 @@ async fn move_inner(
     // computed for its place in another column, so the new key is used as computed.
     after.position = new_position(m.tx, &after, before.status, after_id, before_id).await?;
     validate_change(m.tx, &project, &before, &after).await?;
-    save(m, &before, after, c.version).await
+    save(m, &before, after, c.version, derived).await
 }
 
 /// The position between the two named neighbours of the target column (`item.status`; the item
@@ -588,8 +600,7 @@ async fn delete_inner(m: &mut Mutation<'_>, id: WorkItemId, version: i64) -> Res
                 id: link.id.to_string(),
             }),
             Vec::new(),
-        )
-        .await?;
+        );
     }
     m.record(
         project.id,
@@ -601,8 +612,7 @@ async fn delete_inner(m: &mut Mutation<'_>, id: WorkItemId, version: i64) -> Res
             id: item.id.to_string(),
         }),
         Vec::new(),
-    )
-    .await?;
+    );
     report_blocked_changes(m, project.id, &blocked_before).await?;
     Ok(pb::Deleted {
         id: item.id.to_string(),
