@@ -1,6 +1,11 @@
 //! What a command leaves behind besides its data change: its change-log entries, their activity
 //! rows and its idempotency record, written by one multi-statement query, so the whole record of
-//! a command costs one round trip to SQLite however many entries it has.
+//! a command costs one round trip to SQLite however many entries it has (each statement sqlx runs
+//! is a hop to its worker thread and back).
+//!
+//! A group commit runs each command of a batch in the savepoint `pm_command` inside the batch's
+//! transaction; ending one command's savepoint and opening the next one's ride along with the
+//! record ([`Then`]) instead of costing hops of their own.
 
 use pm_core::{RequestId, Timestamp, UserId};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
@@ -31,17 +36,67 @@ pub struct Receipt<'a> {
     pub at: Timestamp,
 }
 
+/// What follows a command's record in the same round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Nothing: the command runs directly in its transaction.
+    Nothing,
+    /// Release the command's savepoint: it was the batch's last.
+    Release,
+    /// Release the command's savepoint and open the next command's.
+    ReleaseAndBegin,
+}
+
+impl Then {
+    fn sql(self) -> &'static str {
+        match self {
+            Then::Nothing => "",
+            Then::Release => "RELEASE pm_command;",
+            Then::ReleaseAndBegin => "RELEASE pm_command; SAVEPOINT pm_command;",
+        }
+    }
+}
+
+/// Opens the first command's savepoint (see [`Then`]).
+pub async fn begin_command(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("SAVEPOINT pm_command;").execute(conn).await?;
+    Ok(())
+}
+
+/// Ends the current command's savepoint without a record (a replayed request wrote nothing), then
+/// `then`.
+pub async fn end_command(conn: &mut SqliteConnection, then: Then) -> Result<()> {
+    if then != Then::Nothing {
+        sqlx::query(then.sql()).execute(conn).await?;
+    }
+    Ok(())
+}
+
+/// Undoes everything the current command wrote since its savepoint, then `then`.
+pub async fn undo_command(conn: &mut SqliteConnection, then: Then) -> Result<()> {
+    let sql = match then {
+        Then::Nothing => return Ok(()),
+        Then::Release => "ROLLBACK TO pm_command; RELEASE pm_command;",
+        Then::ReleaseAndBegin => {
+            "ROLLBACK TO pm_command; RELEASE pm_command; SAVEPOINT pm_command;"
+        }
+    };
+    sqlx::query(sql).execute(conn).await?;
+    Ok(())
+}
+
 /// Above this many entries the query's text is not kept prepared: such commands are rare (a sprint
 /// moving its items) and each would hold a statement cache slot of its own.
 const CACHED_ENTRIES: usize = 4;
 
 /// Appends `entries` to the change log with their activity rows, and stores `receipt`, in the
-/// caller's write transaction. Returns the entries' sequence numbers, in order: consecutive,
-/// because the tenant has one writer.
+/// caller's write transaction, then does `then`. Returns the entries' sequence numbers, in order:
+/// consecutive, because the tenant has one writer.
 pub async fn write(
     conn: &mut SqliteConnection,
     entries: &[Entry],
     receipt: &Receipt<'_>,
+    then: Then,
 ) -> Result<Vec<i64>> {
     let mut q = QueryBuilder::<Sqlite>::new("");
     for Entry {
@@ -106,7 +161,8 @@ pub async fn write(
     q.push_bind(i64::try_from(entries.len()).unwrap_or(i64::MAX));
     q.push(", ");
     q.push_bind(receipt.at.as_millis());
-    q.push(")");
+    q.push(");\n");
+    q.push(then.sql());
     let rows = q
         .build()
         .persistent(entries.len() <= CACHED_ENTRIES)

@@ -1,8 +1,10 @@
 //! The `projects` table.
 
+use std::sync::LazyLock;
+
 use pm_core::{
     Description, EntityKind, Project, ProjectId, ProjectKey, ProjectRole, ProjectStatus, Timestamp,
-    Title, UserId,
+    Title, UserId, WorkItemStatus,
 };
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
@@ -73,6 +75,21 @@ pub async fn get(conn: &mut SqliteConnection, id: ProjectId) -> Result<Project> 
         })
 }
 
+/// Project rows with the role of the user bound first as `member_role`.
+pub(crate) static SELECT_WITH_ROLE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS}, (SELECT m.role FROM project_members m \
+         WHERE m.project_id = projects.id AND m.user_id = ?) AS member_role FROM projects"
+    )
+});
+
+pub(crate) fn with_role_from_row(r: &SqliteRow) -> Result<(Project, Option<ProjectRole>)> {
+    let role = row::opt_text(r, "member_role")?
+        .map(|role| parse(ProjectRole::parse(&role), "role"))
+        .transpose()?;
+    Ok((from_row(r)?, role))
+}
+
 /// A live project by id with the role `user` holds in it as a member (none when not a member):
 /// what an access check needs, in one statement.
 pub async fn get_with_role(
@@ -80,11 +97,7 @@ pub async fn get_with_role(
     id: ProjectId,
     user: &UserId,
 ) -> Result<(Project, Option<ProjectRole>)> {
-    let sql = format!(
-        "SELECT {COLUMNS}, (SELECT m.role FROM project_members m \
-         WHERE m.project_id = projects.id AND m.user_id = ?) AS member_role \
-         FROM projects WHERE id = ? AND deleted_at IS NULL"
-    );
+    let sql = format!("{} WHERE id = ? AND deleted_at IS NULL", *SELECT_WITH_ROLE);
     let row = sqlx::query(&sql)
         .bind(user.as_str())
         .bind(id.to_string())
@@ -93,10 +106,7 @@ pub async fn get_with_role(
         .ok_or(Error::NotFound {
             entity: EntityKind::Project,
         })?;
-    let role = row::opt_text(&row, "member_role")?
-        .map(|r| parse(ProjectRole::parse(&r), "role"))
-        .transpose()?;
-    Ok((from_row(&row)?, role))
+    with_role_from_row(&row)
 }
 
 /// A live project by its key.
@@ -208,14 +218,22 @@ pub async fn soft_delete(
     Ok(())
 }
 
-/// Takes the project's next item number. Must run inside a write transaction: the counter and the
-/// item insert commit together, and the single writer serialises concurrent creates.
-pub async fn allocate_item_number(conn: &mut SqliteConnection, id: ProjectId) -> Result<i64> {
-    sqlx::query_scalar::<_, i64>(
+/// Takes the project's next item number, and reads the last position in board column `column`
+/// (where a new card goes) with it. Must run inside a write transaction: the counter and the item
+/// insert commit together, and the single writer serialises concurrent creates.
+pub async fn allocate_item_number(
+    conn: &mut SqliteConnection,
+    id: ProjectId,
+    column: WorkItemStatus,
+) -> Result<(i64, Option<String>)> {
+    sqlx::query_as::<_, (i64, Option<String>)>(
         "UPDATE projects SET next_item_number = next_item_number + 1 \
-         WHERE id = ? AND deleted_at IS NULL RETURNING next_item_number - 1",
+         WHERE id = ? AND deleted_at IS NULL RETURNING next_item_number - 1, \
+         (SELECT MAX(position) FROM work_items WHERE project_id = projects.id AND status = ? \
+         AND deleted_at IS NULL)",
     )
     .bind(id.to_string())
+    .bind(column.as_str())
     .fetch_optional(conn)
     .await?
     .ok_or(Error::NotFound {

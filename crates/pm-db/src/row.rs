@@ -21,6 +21,11 @@ pub(crate) fn opt_text(row: &SqliteRow, column: &'static str) -> Result<Option<S
         .map_err(|_| Error::Corrupt { column })
 }
 
+pub(crate) fn opt_blob(row: &SqliteRow, column: &'static str) -> Result<Option<Vec<u8>>> {
+    row.try_get::<Option<Vec<u8>>, _>(column)
+        .map_err(|_| Error::Corrupt { column })
+}
+
 pub(crate) fn int(row: &SqliteRow, column: &'static str) -> Result<i64> {
     row.try_get::<i64, _>(column)
         .map_err(|_| Error::Corrupt { column })

@@ -3,8 +3,9 @@
 use std::sync::LazyLock;
 
 use pm_core::{
-    Description, EntityKind, ItemKey, Priority, ProjectId, ProjectKey, SprintId, StoryPoints,
-    Timestamp, Title, UserId, WorkItem, WorkItemId, WorkItemStatus, WorkItemType,
+    Description, EntityKind, ItemKey, Priority, Project, ProjectId, ProjectKey, ProjectRole,
+    SprintId, StoryPoints, Timestamp, Title, UserId, WorkItem, WorkItemId, WorkItemStatus,
+    WorkItemType,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
@@ -450,29 +451,62 @@ pub async fn logged_ms(conn: &mut SqliteConnection, item: WorkItemId) -> Result<
     .await?)
 }
 
-/// A live work item by id with its derived fields (see [`derived`]), in one statement.
-pub async fn get_with_derived(
+/// A live work item with its derived fields, and its live project with the role a user holds
+/// in it: what a command on an item reads before anything else.
+#[derive(Debug, Clone)]
+pub struct ItemAccess {
+    pub item: WorkItem,
+    /// See [`derived`].
+    pub blocked: bool,
+    pub logged_ms: i64,
+    pub project: Project,
+    pub member_role: Option<ProjectRole>,
+}
+
+/// Reads an [`ItemAccess`] in one round trip (two statements of one query).
+pub async fn get_with_access(
     conn: &mut SqliteConnection,
     id: WorkItemId,
-) -> Result<(WorkItem, (bool, i64))> {
+    user: &UserId,
+) -> Result<ItemAccess> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         let select = SELECT.replacen(
             " FROM work_items w",
             &format!(", {DERIVED} FROM work_items w"),
             1,
         );
-        format!("{select} WHERE w.id = ? AND w.deleted_at IS NULL")
+        format!(
+            "{select} WHERE w.id = ? AND w.deleted_at IS NULL;\n\
+             {} WHERE id = (SELECT project_id FROM work_items WHERE id = ? \
+             AND deleted_at IS NULL) AND deleted_at IS NULL",
+            *crate::project::SELECT_WITH_ROLE
+        )
     });
-    let row = sqlx::query(&SQL)
-        .bind(id.to_string())
-        .fetch_optional(conn)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: EntityKind::WorkItem,
-        })?;
-    let blocked = row::int(&row, "blocked")? != 0;
-    let logged_ms = row::int(&row, "logged_ms")?;
-    Ok((from_row(&row)?, (blocked, logged_ms)))
+    let id = id.to_string();
+    let rows = sqlx::query(&SQL)
+        .bind(&id)
+        .bind(user.as_str())
+        .bind(&id)
+        .fetch_all(conn)
+        .await?;
+    // The item's row comes first; without it there is no project row either.
+    let [item, project] = &rows[..] else {
+        return Err(Error::NotFound {
+            entity: if rows.is_empty() {
+                EntityKind::WorkItem
+            } else {
+                EntityKind::Project
+            },
+        });
+    };
+    let (project, member_role) = crate::project::with_role_from_row(project)?;
+    Ok(ItemAccess {
+        item: from_row(item)?,
+        blocked: row::int(item, "blocked")? != 0,
+        logged_ms: row::int(item, "logged_ms")?,
+        project,
+        member_role,
+    })
 }
 
 /// The derived fields of the item `w` as two columns, `blocked` and `logged_ms`.

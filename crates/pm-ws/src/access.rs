@@ -18,6 +18,17 @@ pub(crate) async fn require(
     action: Action,
 ) -> Result<(Project, ProjectRole)> {
     let (project, membership) = project::get_with_role(conn, project_id, &actor.user).await?;
+    let role = check(actor, &project, membership, action)?;
+    Ok((project, role))
+}
+
+/// [`require`] on a project already read with the caller's membership role.
+pub(crate) fn check(
+    actor: &Identity,
+    project: &Project,
+    membership: Option<ProjectRole>,
+    action: Action,
+) -> Result<ProjectRole> {
     let role = effective_project_role(actor.role, membership).ok_or(Error::NotFound {
         entity: pm_core::EntityKind::Project,
     })?;
@@ -41,5 +52,5 @@ pub(crate) async fn require(
             "the project is archived; unarchive it to change its content",
         ));
     }
-    Ok((project, role))
+    Ok(role)
 }

@@ -7,8 +7,11 @@
 //! the write lock joins the batch. Each command of a batch runs in its own `SAVEPOINT`: a refused
 //! command (validation, not found, conflict, permission …) rolls back alone and gets its error,
 //! the others commit together, with one WAL commit for the batch. A batch of one runs directly in
-//! the transaction. The idempotency check of each command runs inside its savepoint, so a second
-//! command of the batch with the same request id sees the first's record and replays it.
+//! the transaction. Releasing a command's savepoint and opening the next one's travel with the
+//! command's record (`pm_db::journal`), so a savepoint costs no round trip of its own. The
+//! idempotency records of the whole batch are looked up with one query when it starts; a request
+//! that appears twice in one batch is looked up again inside its savepoint, so the second sees the
+//! first's record and replays it.
 //!
 //! After COMMIT, and still holding the writer, the task publishes each command's events to the hub
 //! in sequence order, then sends each caller its outcome: replies follow publication, and events
@@ -18,14 +21,15 @@
 //! aborted HTTP request) cannot cancel the batch of others. A command whose caller is gone before
 //! its batch starts is not run.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pm_auth::Identity;
-use pm_core::{RequestId, TenantId, Timestamp};
+use pm_core::{RequestId, TenantId, Timestamp, UserId};
 use pm_db::change_log;
 use pm_db::idempotency::{self, Stored, StoredReply};
-use pm_db::{Connection, SqliteConnection, TenantManager, begin_immediate};
+use pm_db::journal::{self, Then};
+use pm_db::{SqliteConnection, TenantManager, begin_immediate};
 use pm_proto::pb::{self, reply};
 use tokio::sync::oneshot;
 
@@ -251,14 +255,27 @@ impl GroupCommit {
         }
         self.metrics.write_batch.observe(batch.len() as f64);
 
+        // Every command's idempotency record, looked up with one query for the whole batch.
+        let keys: Vec<(&UserId, RequestId)> = batch
+            .iter()
+            .map(|q| (&q.job.actor.user, q.job.request))
+            .collect();
+        let known = match idempotency::get_many(&mut tx, &keys).await {
+            Ok(known) => known,
+            Err(e) => return abort(batch.into_iter().map(|q| q.done), &e.into()),
+        };
+        drop(keys);
+
         let mut results: Vec<(oneshot::Sender<Outcome>, Option<ConnId>, Result<Done>)> =
             Vec::with_capacity(batch.len());
         if batch.len() == 1 {
-            let Some(Queued { job, done }) = batch.into_iter().next() else {
+            let (Some(Queued { job, done }), Some(prior)) =
+                (batch.into_iter().next(), known.into_iter().next())
+            else {
                 return;
             };
             let origin = job.origin;
-            let result = run(&mut tx, job).await;
+            let result = run(&mut tx, job, Prior::Known(prior), Then::Nothing).await;
             if let Err(e) = result {
                 drop(tx.rollback().await);
                 let _ = done.send(failed(&e));
@@ -266,23 +283,33 @@ impl GroupCommit {
             }
             results.push((done, origin, result));
         } else {
-            for Queued { job, done } in batch {
+            // Each command runs in the savepoint `pm_command`; ending it and opening the next
+            // one's travel with the command's last statement (see `pm_db::journal`).
+            if let Err(e) = journal::begin_command(&mut tx).await {
+                return abort(batch.into_iter().map(|q| q.done), &e.into());
+            }
+            let count = batch.len();
+            let mut seen = HashSet::with_capacity(count);
+            for (i, (Queued { job, done }, prior)) in batch.into_iter().zip(known).enumerate() {
                 let origin = job.origin;
-                let mut savepoint = match tx.begin().await {
-                    Ok(savepoint) => savepoint,
-                    Err(e) => {
-                        let pending = results.into_iter().map(|(done, ..)| done);
-                        return abort(pending.chain([done]), &pm_db::Error::from(e).into());
-                    }
+                let then = if i + 1 == count {
+                    Then::Release
+                } else {
+                    Then::ReleaseAndBegin
                 };
-                let result = run(&mut savepoint, job).await;
-                let ended = match result {
-                    Ok(_) => savepoint.commit().await,
-                    Err(_) => savepoint.rollback().await,
+                // The same request twice in one batch: the second must see the first's record,
+                // written after the batch's lookup.
+                let prior = if seen.insert((job.actor.user.clone(), job.request)) {
+                    Prior::Known(prior)
+                } else {
+                    Prior::Unknown
                 };
-                if let Err(e) = ended {
+                let result = run(&mut tx, job, prior, then).await;
+                if result.is_err()
+                    && let Err(e) = journal::undo_command(&mut tx, then).await
+                {
                     let pending = results.into_iter().map(|(done, ..)| done);
-                    return abort(pending.chain([done]), &pm_db::Error::from(e).into());
+                    return abort(pending.chain([done]), &e.into());
                 }
                 results.push((done, origin, result));
             }
@@ -333,9 +360,17 @@ impl GroupCommit {
     }
 }
 
-/// Runs one command on `conn` (the batch's transaction or the command's savepoint in it): the
-/// idempotency check, the handler and the idempotency record.
-async fn run(conn: &mut SqliteConnection, job: Job) -> Result<Done> {
+/// What the batch's lookup found of a command's idempotency record.
+enum Prior {
+    Known(Option<StoredReply>),
+    /// Not looked up (the request appeared earlier in the same batch): ask now.
+    Unknown,
+}
+
+/// Runs one command on `conn` (the batch's transaction, in the command's savepoint when the batch
+/// has several): the idempotency check, the handler and the record, then `then`. On an error the
+/// caller undoes the command and does `then` itself.
+async fn run(conn: &mut SqliteConnection, job: Job, prior: Prior, then: Then) -> Result<Done> {
     let Job {
         actor,
         request,
@@ -343,15 +378,23 @@ async fn run(conn: &mut SqliteConnection, job: Job) -> Result<Done> {
         run,
         ..
     } = job;
-    if let Some(stored) = idempotency::get(conn, &actor.user, request).await? {
+    let prior = match prior {
+        Prior::Known(prior) => prior,
+        Prior::Unknown => idempotency::get(conn, &actor.user, request).await?,
+    };
+    if let Some(stored) = prior {
+        let outcome = replayed(conn, &content, request, stored).await?;
+        journal::end_command(conn, then).await?;
         return Ok(Done {
-            outcome: replayed(conn, &content, request, stored).await?,
+            outcome,
             publish: false,
         });
     }
     let mut m = Mutation::new(conn, actor, request, Timestamp::now());
     let result = run(&mut m).await?;
-    let events = m.finish(content.command, &content.digest, &result).await?;
+    let events = m
+        .finish(content.command, &content.digest, &result, then)
+        .await?;
     Ok(Done {
         outcome: Outcome { result, events },
         publish: true,

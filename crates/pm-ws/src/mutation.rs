@@ -9,7 +9,7 @@ use pm_core::{ActivityAction, ChangeKind, EntityKind, ProjectId, RequestId, Time
 use pm_db::SqliteConnection;
 use pm_db::activity::NewActivity;
 use pm_db::change_log::{self, NewChange};
-use pm_db::journal::{self, Entry, Receipt};
+use pm_db::journal::{self, Entry, Receipt, Then};
 use pm_proto::pb;
 
 use crate::Result;
@@ -179,13 +179,14 @@ impl<'c> Mutation<'c> {
     }
 
     /// Ends a successful command: writes its change-log entries, activity rows and idempotency
-    /// record (holding `result`, which `content` produced) and returns the events with their
-    /// sequence numbers.
+    /// record (holding `result`), does `then` in the same round trip, and returns the events with
+    /// their sequence numbers.
     pub async fn finish(
         self,
         command: &str,
         request_digest: &[u8],
         result: &pb::reply::Result,
+        then: Then,
     ) -> Result<Vec<pb::Event>> {
         let Self {
             tx,
@@ -211,6 +212,7 @@ impl<'c> Mutation<'c> {
                 result: &encoded,
                 at,
             },
+            then,
         )
         .await?;
         if seqs.len() != events.len() {

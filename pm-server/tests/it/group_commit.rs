@@ -231,3 +231,90 @@ async fn the_same_request_id_twice_in_one_batch_replays_the_first() {
         .unwrap();
     assert_eq!(item.version, items[0].version + 1);
 }
+
+#[tokio::test]
+async fn a_command_refused_after_it_wrote_is_undone_alone_inside_its_batch() {
+    let app = TestApp::spawn().await;
+    let (project, items, mut writers) = setup(&app, 4).await;
+    // items[1] blocks items[2]; items[2]'s row is then damaged behind the server's back, so
+    // finishing items[1] updates its row and then fails reading items[2] to report the flip.
+    let link = pb::AddDependency {
+        blocking_id: items[1].id.clone(),
+        blocked_id: items[2].id.clone(),
+        r#type: pb::DependencyType::Blocks.into(),
+    };
+    writers[0].ok(link).await;
+    let mut watcher = app.client("acme", "root", TenantRole::Admin).await;
+    let head = watcher.subscribe(&project.id).await.head_seq;
+    for w in &mut writers {
+        w.drain_events().await;
+    }
+    let mut lock = hold_write_lock(&app).await;
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE work_items SET status = 'mislaid' WHERE id = ?")
+        .bind(&items[2].id)
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    sqlx::query("COMMIT").execute(&mut lock).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+
+    let done = pb::UpdateWorkItem {
+        work_item_id: items[1].id.clone(),
+        version: items[1].version,
+        status: Some(pb::WorkItemStatus::Done.into()),
+        ..Default::default()
+    };
+    let ids: Vec<String> = (0..3).map(|_| request_id()).collect();
+    writers[0]
+        .send(&ids[0], rename(&items[0], items[0].version, "first"))
+        .await;
+    writers[1].send(&ids[1], done).await;
+    writers[3]
+        .send(&ids[2], rename(&items[3], items[3].version, "last"))
+        .await;
+    until_queued(&app, 3).await;
+    let before = batches(&app).await;
+    release(lock).await;
+
+    let (_, first) = seqs_through_reply(&mut writers[0], &ids[0]).await;
+    let (_, refused) = seqs_through_reply(&mut writers[1], &ids[1]).await;
+    let (_, last) = seqs_through_reply(&mut writers[3], &ids[2]).await;
+    let after = batches(&app).await;
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1.0, 3.0),
+        "one batch"
+    );
+    let Some(pb::reply::Result::Error(e)) = &refused.result else {
+        panic!("the failing command is refused: {refused:?}")
+    };
+    assert_eq!(code(e), pb::ErrorCode::Internal);
+    assert!(refused.events.is_empty());
+    // The others committed around it, with consecutive numbers: nothing of the refused one
+    // (its row update, change-log entry or record) survived.
+    let seqs: Vec<u64> = [&first, &last]
+        .iter()
+        .flat_map(|r| r.events.iter().map(|e| e.seq))
+        .collect();
+    assert_eq!(seqs, [head + 1, head + 2]);
+    let unchanged = watcher
+        .ok(pb::GetWorkItem {
+            work_item: items[1].id.clone(),
+        })
+        .await
+        .work_item
+        .unwrap();
+    assert_eq!(
+        (unchanged.status, unchanged.version),
+        (items[1].status, items[1].version)
+    );
+    let watched: Vec<u64> = watcher.drain_events().await.iter().map(|e| e.seq).collect();
+    assert_eq!(watched, [head + 1, head + 2]);
+}

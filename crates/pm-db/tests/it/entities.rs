@@ -481,6 +481,7 @@ async fn activity_rows_are_listed_newest_first_with_filters_and_a_cursor() {
             ],
         }],
         &receipt(&user("alice"), pm_core::RequestId::new()),
+        journal::Then::Nothing,
     )
     .await
     .unwrap();
@@ -536,6 +537,7 @@ async fn an_idempotency_record_returns_the_stored_result_and_points_at_the_comma
         &mut tx,
         &[entry(2), entry(3)],
         &receipt(&user("alice"), request),
+        journal::Then::Nothing,
     )
     .await
     .unwrap();
@@ -556,9 +558,14 @@ async fn an_idempotency_record_returns_the_stored_result_and_points_at_the_comma
     );
     // A command without changes points at nothing.
     let quiet = pm_core::RequestId::new();
-    journal::write(&mut tx, &[], &receipt(&user("alice"), quiet))
-        .await
-        .unwrap();
+    journal::write(
+        &mut tx,
+        &[],
+        &receipt(&user("alice"), quiet),
+        journal::Then::Nothing,
+    )
+    .await
+    .unwrap();
     let Some(stored) = idempotency::get(&mut tx, &user("alice"), quiet)
         .await
         .unwrap()

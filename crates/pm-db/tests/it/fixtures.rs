@@ -111,7 +111,10 @@ pub async fn create_item(
     adjust: impl FnOnce(&mut WorkItem),
 ) -> WorkItem {
     let mut tx = db.begin_write().await.unwrap();
-    let number = project::allocate_item_number(&mut tx, p.id).await.unwrap();
+    let (number, _) =
+        project::allocate_item_number(&mut tx, p.id, pm_core::WorkItemStatus::Backlog)
+            .await
+            .unwrap();
     let mut item = new_item(p, number, item_type, title);
     adjust(&mut item);
     work_item::insert(&mut tx, &item).await.unwrap();
@@ -187,6 +190,7 @@ pub async fn append(
             activity: Vec::new(),
         }],
         &receipt(&user("alice"), pm_core::RequestId::new()),
+        pm_db::journal::Then::Nothing,
     )
     .await
     .unwrap();

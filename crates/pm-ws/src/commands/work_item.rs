@@ -8,7 +8,7 @@ use pm_core::{
 use pm_db::{SqliteConnection, dependency, member, sprint, work_item};
 use pm_proto::{WireEnum, WorkItemDerived, field, pb};
 
-use crate::access::require;
+use crate::access::{check, require};
 use crate::lookup;
 use crate::mutation::{Diff, Mutation};
 use crate::query::{self, hide_unreadable};
@@ -23,22 +23,25 @@ pub(crate) async fn load(
     id: WorkItemId,
     action: Action,
 ) -> Result<(WorkItem, Project)> {
-    let item = work_item::get(&mut *conn, id).await?;
-    let (project, _) = require(conn, actor, item.project_id, action).await?;
+    let (item, project, _) = load_with_derived(conn, actor, id, action).await?;
     Ok((item, project))
 }
 
-/// [`load`], with the item's derived fields read in the same statement: for a change that keeps
-/// them (an item's own edits change neither what blocks it nor its logged time).
+/// [`load`], with the item's derived fields: for a change that keeps them (an item's own edits
+/// change neither what blocks it nor its logged time). One round trip either way.
 async fn load_with_derived(
     conn: &mut SqliteConnection,
     actor: &pm_auth::Identity,
     id: WorkItemId,
     action: Action,
 ) -> Result<(WorkItem, Project, WorkItemDerived)> {
-    let (item, (blocked, logged_ms)) = work_item::get_with_derived(&mut *conn, id).await?;
-    let (project, _) = require(conn, actor, item.project_id, action).await?;
-    Ok((item, project, WorkItemDerived { blocked, logged_ms }))
+    let found = work_item::get_with_access(conn, id, &actor.user).await?;
+    check(actor, &found.project, found.member_role, action)?;
+    let derived = WorkItemDerived {
+        blocked: found.blocked,
+        logged_ms: found.logged_ms,
+    };
+    Ok((found.item, found.project, derived))
 }
 
 /// A parent for an item of `child_type` in `project`: live, same project, right type, and not the
@@ -132,8 +135,16 @@ async fn bottom_of(
     project: ProjectId,
     status: WorkItemStatus,
 ) -> Result<String> {
-    let last = work_item::last_position(conn, project, status).await?;
-    position_between(last.as_deref(), None)
+    below(
+        work_item::last_position(conn, project, status)
+            .await?
+            .as_deref(),
+    )
+}
+
+/// A position below the card at `last` (the top of an empty column).
+fn below(last: Option<&str>) -> Result<String> {
+    position_between(last, None)
         .ok_or_else(|| Error::Internal("no position after the last card".into()))
 }
 
@@ -172,8 +183,8 @@ pub(crate) async fn create(
     if let Some(user) = &assignee {
         check_assignee(m.tx, project.id, user).await?;
     }
-    let position = bottom_of(m.tx, project.id, status).await?;
-    let number = pm_db::project::allocate_item_number(m.tx, project.id).await?;
+    let (number, last) = pm_db::project::allocate_item_number(m.tx, project.id, status).await?;
+    let position = below(last.as_deref())?;
     let item = WorkItem {
         id: WorkItemId::new(),
         project_id: project.id,
