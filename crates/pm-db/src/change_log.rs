@@ -146,6 +146,11 @@ pub async fn trim(conn: &mut SqliteConnection, through: i64) -> Result<u64> {
 
 /// Deletes entries older than `before` beyond the newest `keep_at_least`, and any beyond the
 /// newest `max_rows`. Returns how many were deleted.
+///
+/// Entries are appended in time order, so "older than `before`" is "before the first entry that
+/// is not": found by reading from the oldest entry, which costs the rows about to go and no index
+/// on `created_at` (one page less written by every command). An entry stamped earlier than one
+/// before it (the clock stepped back) goes with the next purge after that one.
 pub async fn purge(
     conn: &mut SqliteConnection,
     before: Timestamp,
@@ -153,16 +158,15 @@ pub async fn purge(
     max_rows: i64,
 ) -> Result<u64> {
     let head = head(&mut *conn).await?;
-    let by_age = sqlx::query("DELETE FROM change_log WHERE created_at < ? AND seq <= ?")
-        .bind(before.as_millis())
-        .bind(head - keep_at_least)
+    let first_young: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM change_log WHERE created_at >= ? ORDER BY seq LIMIT 1")
+            .bind(before.as_millis())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let through = first_young.map_or(head, |seq| seq - 1);
+    Ok(sqlx::query("DELETE FROM change_log WHERE seq <= ?")
+        .bind(through.min(head - keep_at_least).max(head - max_rows))
         .execute(&mut *conn)
         .await?
-        .rows_affected();
-    let by_count = sqlx::query("DELETE FROM change_log WHERE seq <= ?")
-        .bind(head - max_rows)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-    Ok(by_age + by_count)
+        .rows_affected())
 }
