@@ -12,10 +12,10 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use crate::row::{self, parse};
 use crate::{Error, Result};
 
-/// An activity row to write; the database assigns its id.
+/// An activity row to write; the database assigns its id, and [`crate::journal::write`] gives it
+/// the sequence number of the change it describes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewActivity {
-    pub seq: Option<i64>,
     pub project_id: Option<ProjectId>,
     pub entity: EntityKind,
     pub entity_id: String,

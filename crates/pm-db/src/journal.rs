@@ -14,8 +14,8 @@ use crate::Result;
 use crate::activity::NewActivity;
 use crate::change_log::NewChange;
 
-/// One change-log entry and the activity rows that describe it. The rows get the entry's sequence
-/// number (their own `seq` is ignored).
+/// One change-log entry and the activity rows that describe it; the rows get the entry's sequence
+/// number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     pub change: NewChange,

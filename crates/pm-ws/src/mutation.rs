@@ -107,7 +107,6 @@ impl<'c> Mutation<'c> {
         fields: Vec<FieldChange>,
     ) {
         let row = |field: Option<FieldChange>| NewActivity {
-            seq: None,
             project_id: Some(project),
             entity,
             entity_id: entity_id.clone(),

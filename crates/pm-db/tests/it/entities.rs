@@ -449,7 +449,6 @@ async fn activity_rows_are_listed_newest_first_with_filters_and_a_cursor() {
     let p = create_project(&db, "WEB").await;
     let mut tx = db.begin_write().await.unwrap();
     let row = |field: &str, actor: &str| NewActivity {
-        seq: None,
         project_id: Some(p.id),
         entity: EntityKind::WorkItem,
         entity_id: "x".into(),
