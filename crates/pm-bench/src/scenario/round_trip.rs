@@ -9,7 +9,9 @@ use crate::baseline::sqlite::SqliteResult;
 use crate::client::PmClient;
 use crate::latency::Latencies;
 use crate::report::ScenarioResult;
-use crate::scenario::{CONNECT_CONCURRENCY, Env, Window, finish_variant, run_limited, settle};
+use crate::scenario::{
+    CONNECT_CONCURRENCY, Env, Usage, Window, finish_variant, run_limited, settle,
+};
 
 pub const NAME: &str = "round_trip";
 const BASELINE: &str = "WebSocket echo on the same stack, request and reply of pm's sizes";
@@ -32,6 +34,16 @@ impl LoopStats {
         self.latencies.merge(&other.latencies);
         self.request_bytes += other.request_bytes;
         self.reply_bytes += other.reply_bytes;
+    }
+
+    /// The average request frame, in bytes.
+    pub fn mean_request_len(&self) -> usize {
+        usize::try_from(self.request_bytes / self.ops.max(1)).unwrap_or(0)
+    }
+
+    /// The average reply frame, in bytes.
+    pub fn mean_reply_len(&self) -> usize {
+        usize::try_from(self.reply_bytes / self.ops.max(1)).unwrap_or(0)
     }
 }
 
@@ -102,29 +114,7 @@ async fn one(
     let (server, generator) = window.finish()?;
     drop(setup);
 
-    let request_len = (pm_stats.request_bytes / pm_stats.ops.max(1)) as usize;
-    let reply_len = (pm_stats.reply_bytes / pm_stats.ops.max(1)) as usize;
-    let base = env.baseline().await?;
-    let clients = {
-        let url = base.ws_url.clone();
-        run_limited(conns, CONNECT_CONCURRENCY, move |_| {
-            let url = url.clone();
-            async move { BaseClient::connect(&url).await }
-        })
-        .await?
-    };
-    settle(base.pid, &mut result).await;
-    let window = Window::start(base.pid)?;
-    let deadline = Instant::now() + duration;
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|client| tokio::spawn(echo_loop(client, request_len, reply_len, deadline)))
-        .collect();
-    let mut base_stats = LoopStats::default();
-    for task in tasks {
-        base_stats.merge(&task.await??);
-    }
-    let (base_server, _) = window.finish()?;
+    let (base_stats, base_server) = echo_baseline(env, conns, &pm_stats, &mut result).await?;
 
     let pm_wall = server.map_or(duration.as_secs_f64(), |u| u.wall_s);
     let base_wall = base_server.map_or(duration.as_secs_f64(), |u| u.wall_s);
@@ -162,8 +152,8 @@ async fn one(
         "sqlite_cpu_per_tx_us",
         insert.cpu_s * 1e6 / insert.ops.max(1) as f64,
     );
-    result.detail("request_bytes", request_len as f64);
-    result.detail("reply_bytes", reply_len as f64);
+    result.detail("request_bytes", pm_stats.mean_request_len() as f64);
+    result.detail("reply_bytes", pm_stats.mean_reply_len() as f64);
     result.pm_server = server;
     result.baseline_server = base_server;
     result.generator = Some(generator);
@@ -205,6 +195,40 @@ async fn pm_loop(
         n += 1;
     }
     Ok(stats)
+}
+
+/// The echo baseline of a closed-loop scenario: `conns` baseline connections echoing frames of
+/// the average sizes `pm` sent and received, for the plan's window. Returns their statistics and
+/// the baseline server's CPU over the window.
+pub async fn echo_baseline(
+    env: &mut Env,
+    conns: usize,
+    pm: &LoopStats,
+    result: &mut ScenarioResult,
+) -> anyhow::Result<(LoopStats, Option<Usage>)> {
+    let (request_len, reply_len) = (pm.mean_request_len(), pm.mean_reply_len());
+    let base = env.baseline().await?;
+    let clients = {
+        let url = base.ws_url.clone();
+        run_limited(conns, CONNECT_CONCURRENCY, move |_| {
+            let url = url.clone();
+            async move { BaseClient::connect(&url).await }
+        })
+        .await?
+    };
+    settle(base.pid, result).await;
+    let window = Window::start(base.pid)?;
+    let deadline = Instant::now() + env.plan.duration;
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|client| tokio::spawn(echo_loop(client, request_len, reply_len, deadline)))
+        .collect();
+    let mut stats = LoopStats::default();
+    for task in tasks {
+        stats.merge(&task.await??);
+    }
+    let (server, _) = window.finish()?;
+    Ok((stats, server))
 }
 
 /// Echoes a request of `request_len` bytes answered by `reply_len` bytes, again and again until

@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use pm_proto::pb;
 
-use crate::baseline::BaseClient;
 use crate::client::PmClient;
 use crate::report::ScenarioResult;
-use crate::scenario::round_trip::{LoopStats, echo_loop};
+use crate::scenario::round_trip::{LoopStats, echo_baseline};
 use crate::scenario::{CONNECT_CONCURRENCY, Env, Window, finish_variant, run_limited, settle};
 
 pub const NAME: &str = "snapshot";
@@ -78,29 +77,7 @@ async fn one(
     drop(setup);
     env.stop_servers().await;
 
-    let request_len = usize::try_from(pm_stats.request_bytes / pm_stats.ops.max(1)).unwrap_or(0);
-    let reply_len = usize::try_from(pm_stats.reply_bytes / pm_stats.ops.max(1)).unwrap_or(0);
-    let base = env.baseline().await?;
-    let clients = {
-        let url = base.ws_url.clone();
-        run_limited(conns, CONNECT_CONCURRENCY, move |_| {
-            let url = url.clone();
-            async move { BaseClient::connect(&url).await }
-        })
-        .await?
-    };
-    settle(base.pid, &mut result).await;
-    let window = Window::start(base.pid)?;
-    let deadline = Instant::now() + duration;
-    let tasks: Vec<_> = clients
-        .into_iter()
-        .map(|client| tokio::spawn(echo_loop(client, request_len, reply_len, deadline)))
-        .collect();
-    let mut base_stats = LoopStats::default();
-    for task in tasks {
-        base_stats.merge(&task.await??);
-    }
-    let (base_server, _) = window.finish()?;
+    let (base_stats, base_server) = echo_baseline(env, conns, &pm_stats, &mut result).await?;
 
     let pm_wall = server.map_or(duration.as_secs_f64(), |u| u.wall_s);
     let base_wall = base_server.map_or(duration.as_secs_f64(), |u| u.wall_s);
@@ -127,8 +104,8 @@ async fn one(
         );
     }
     result.detail("items", items as f64);
-    result.detail("request_bytes", request_len as f64);
-    result.detail("reply_bytes", reply_len as f64);
+    result.detail("request_bytes", pm_stats.mean_request_len() as f64);
+    result.detail("reply_bytes", pm_stats.mean_reply_len() as f64);
     result.pm_server = server;
     result.baseline_server = base_server;
     result.generator = Some(generator);
